@@ -1,0 +1,117 @@
+# Shelter build. `make` builds a hardened release; `make check` installs what is
+# missing, builds under ASan+UBSan and runs every test; `make demo` shows the main job.
+# Variants live side by side: build/release, build/asan, build/fuzz.
+
+BUILD ?= release
+O := build/$(BUILD)
+
+CC ?= cc
+ifeq ($(origin CC),default)
+CC := cc
+endif
+
+WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wvla -Wpointer-arith -Wstrict-prototypes \
+	-Wmissing-prototypes -Werror
+BASE_CFLAGS := -std=c17 -D_GNU_SOURCE -g $(WARN) -Iinclude -Isrc/lib -Isrc -fvisibility=hidden \
+	-fstack-protector-strong -fPIC
+BASE_LDFLAGS := -Wl,-z,relro,-z,now
+LIBS := -lcrypto -lpthread
+
+ifeq ($(BUILD),release)
+VARIANT_CFLAGS := -O2 -D_FORTIFY_SOURCE=3
+VARIANT_LDFLAGS :=
+else ifeq ($(BUILD),asan)
+VARIANT_CFLAGS := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=all
+VARIANT_LDFLAGS := -fsanitize=address,undefined
+else ifeq ($(BUILD),fuzz)
+CC := clang
+VARIANT_CFLAGS := -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=all
+VARIANT_LDFLAGS := -fsanitize=fuzzer,address,undefined
+else
+$(error BUILD must be release, asan or fuzz)
+endif
+
+CFLAGS_ALL := $(BASE_CFLAGS) $(VARIANT_CFLAGS) $(CFLAGS)
+LDFLAGS_ALL := $(BASE_LDFLAGS) $(VARIANT_LDFLAGS) $(LDFLAGS)
+
+LIB_SRCS := $(sort $(wildcard src/lib/*/*.c))
+CLI_SRCS := $(sort $(wildcard src/cli/*.c))
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+HELPER_SRCS := $(sort $(wildcard tests/helpers/*.c))
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+LIB_OBJS := $(LIB_SRCS:%.c=$(O)/obj/%.o)
+CLI_OBJS := $(CLI_SRCS:%.c=$(O)/obj/%.o)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
+HELPER_BINS := $(HELPER_SRCS:tests/helpers/%.c=$(O)/tests/%)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(O)/fuzz/%)
+
+LIBA := $(O)/lib/libshelter.a
+LIBSO := $(O)/lib/libshelter.so
+SHELTER := $(O)/bin/shelter
+
+.PHONY: all deps check demo fuzz bench clean symbols
+.DEFAULT_GOAL := all
+
+ifeq ($(BUILD),fuzz)
+all: $(FUZZ_BINS)
+else
+all: $(SHELTER) $(LIBSO) $(UNIT_BINS) $(HELPER_BINS)
+endif
+
+$(O)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(LIBA): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIBSO): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+
+$(SHELTER): $(CLI_OBJS) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJS) $(LIBA) $(LIBS)
+
+$(O)/tests/%: $(O)/obj/tests/unit/%.o $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBA) $(LIBS)
+
+$(O)/tests/%: $(O)/obj/tests/helpers/%.o $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBA) $(LIBS)
+
+$(O)/fuzz/%: $(O)/obj/tests/fuzz/%.o $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBA) $(LIBS)
+
+deps:
+	@scripts/install-deps.sh
+
+# The README's test command: everything under ASan+UBSan, then a short fuzz run.
+check: deps
+	$(MAKE) BUILD=asan all
+	$(MAKE) BUILD=release all
+	$(MAKE) BUILD=fuzz all
+	tests/run.sh
+
+demo: deps
+	$(MAKE) BUILD=release all
+	scripts/demo.sh
+
+fuzz: deps
+	$(MAKE) BUILD=fuzz all
+	tests/fuzz/run.sh $(or $(SECONDS_PER_TARGET),300)
+
+bench: deps
+	$(MAKE) BUILD=release all
+	bench/volume/run.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,119 @@
+/* Shared between the volume library's files; not installed. */
+#ifndef SHELTER_VOLUME_INTERNAL_H
+#define SHELTER_VOLUME_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "shelter/volume.h"
+#include "volume/format.h"
+#include "volume/state.h"
+
+#define VOL_HEADER_NAME "VOLUME"
+#define VOL_LOCK_NAME "lock"
+#define VOL_LOG_DIR "log"
+#define VOL_SEG_DEFAULT (UINT64_C(256) << 20)
+#define VOL_SEG_MIN (UINT64_C(64) << 10)
+#define VOL_CHUNKS_PER_GROUP 256u
+#define VOL_WINDOW (UINT64_C(4) << 20)
+
+struct vol_seg {
+	uint64_t segno;
+	uint64_t first_seq;
+	int fd;
+	struct shelter_aead *aead;
+	uint64_t end;   /* bytes of complete groups (§5.3) */
+	int sealed;
+};
+
+/* One record of a group, as replay and append both hand it to apply (§7). */
+struct vol_item {
+	uint8_t kind;
+	uint64_t seq;
+	uint64_t ino;
+	uint64_t chunk;
+	uint32_t off;
+	uint32_t meta_off;  /* META: plaintext offset in the group's meta buffer */
+	uint32_t meta_len;
+};
+
+struct vol_group {
+	struct vol_item items[VF_GROUP_MAX];
+	size_t count;
+	uint8_t meta[VF_META_MAX * 4];
+	size_t meta_used;
+};
+
+/* Problem reporting during verification (§9). */
+struct vol_report {
+	shelter_volume_problem_fn fn;
+	void *ctx;
+	int first;   /* kind of the first problem, 0 if none */
+};
+
+struct shelter_volume {
+	pthread_mutex_t mu;
+	char *dir;
+	int dirfd;
+	int logfd;
+	int lockfd;
+	int readonly;    /* verify: never writes, never repairs */
+	int poisoned;    /* the log no longer matches memory: refuse everything */
+	struct vf_keys *keys;
+	struct vf_header hdr;
+	uint8_t hdr_raw[VF_HDR_SIZE];
+	struct vol_seg *segs;
+	size_t nsegs, cap_segs;
+	uint64_t next_seq;
+	uint8_t chain[SHELTER_SHA256_SIZE];
+	uint64_t segment_size;
+	struct vs_state st;
+	/* append staging */
+	uint8_t *wbuf;
+	size_t wlen, wcap;
+	struct vol_group *grp;
+	/* replay scratch */
+	uint8_t *window;
+	uint8_t *scratch;
+	/* open with an expected tag, and verify */
+	const uint8_t *expect;
+	int expect_seen;
+	struct vol_report *report;
+	uint64_t torn_bytes;
+};
+
+int64_t vol_now_ns(void);
+
+/* log.c */
+int vol_lock(struct shelter_volume *v, int exclusive, struct shelter_err *err);
+void vol_unlock(struct shelter_volume *v);
+int vol_catch_up(struct shelter_volume *v, int writable, struct shelter_err *err);
+int vol_load_segment(struct shelter_volume *v, uint64_t segno, struct shelter_err *err);
+int vol_new_segment(struct shelter_volume *v, uint64_t segno, uint64_t first_seq,
+		    int dirfd, struct shelter_err *err);
+void vol_segs_free(struct shelter_volume *v);
+int vol_begin(struct shelter_volume *v, size_t records, struct shelter_err *err);
+int vol_emit_meta(struct shelter_volume *v, const struct vf_meta *m, int last,
+		  struct shelter_err *err);
+int vol_emit_data(struct shelter_volume *v, uint64_t ino, uint64_t chunk,
+		  const uint8_t *pt, int last, struct shelter_err *err);
+int vol_commit(struct shelter_volume *v, struct shelter_err *err);
+int vol_read_chunk(struct shelter_volume *v, const struct vs_inode *n, uint64_t chunk,
+		   uint8_t out[VF_CHUNK], struct shelter_err *err);
+int vol_problem(struct shelter_volume *v, int kind, const char *where, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* volume.c */
+int vol_enter(struct shelter_volume *v, int exclusive, struct shelter_err *err);
+void vol_leave(struct shelter_volume *v);
+void vol_fill_stat(const struct vs_inode *n, struct shelter_stat *st);
+int vol_set_size(struct shelter_volume *v, struct vs_inode *n, uint64_t size,
+		 struct shelter_err *err);
+int vol_create_node(struct shelter_volume *v, const char *path, uint8_t type, uint32_t mode,
+		    const char *target, uint64_t *out_ino, struct shelter_err *err);
+int vol_open_common(const char *dir, const uint8_t key[SHELTER_VOLUME_KEY_SIZE],
+		    const struct shelter_volume_options *opts, int readonly,
+		    struct vol_report *report, struct shelter_volume **out,
+		    struct shelter_err *err);
+
+#endif

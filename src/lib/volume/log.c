@@ -1,0 +1,703 @@
+/* The volume log: segments, replay, crash repair and group append.
+ * docs/formats/volume.md §4-§8. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "shelter/crypto.h"
+#include "util/buf.h"
+#include "volume/internal.h"
+
+int vol_problem(struct shelter_volume *v, int kind, const char *where, const char *fmt, ...)
+{
+	char detail[512];
+	va_list ap;
+
+	if (v->report == NULL)
+		return kind;
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	if (kind != 0 && v->report->first == 0)
+		v->report->first = kind;
+	if (v->report->fn != NULL)
+		v->report->fn(v->report->ctx, kind, where, detail);
+	return kind;
+}
+
+int vol_lock(struct shelter_volume *v, int exclusive, struct shelter_err *err)
+{
+	struct flock fl = { .l_type = exclusive ? F_WRLCK : F_RDLCK, .l_whence = SEEK_SET };
+
+	if (v->poisoned)
+		return shelter_err_set(err, SHELTER_E_INTEGRITY,
+				       "volume '%s' failed an integrity check earlier; reopen it",
+				       v->dir);
+	if (v->lockfd < 0)
+		return 0;
+	while (fcntl(v->lockfd, F_SETLKW, &fl) < 0)
+		if (errno != EINTR)
+			return shelter_err_errno(err, errno, "lock volume '%s'", v->dir);
+	return 0;
+}
+
+void vol_unlock(struct shelter_volume *v)
+{
+	struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET };
+
+	if (v->lockfd >= 0)
+		(void)fcntl(v->lockfd, F_SETLK, &fl);
+}
+
+static void seg_name(char *buf, size_t size, uint64_t segno)
+{
+	snprintf(buf, size, "%016" PRIx64 ".seg", segno);
+}
+
+void vol_segs_free(struct shelter_volume *v)
+{
+	for (size_t i = 0; i < v->nsegs; i++) {
+		if (v->segs[i].fd >= 0)
+			close(v->segs[i].fd);
+		shelter_aead_free(v->segs[i].aead);
+	}
+	free(v->segs);
+	v->segs = NULL;
+	v->nsegs = v->cap_segs = 0;
+}
+
+static int pread_full(int fd, void *buf, size_t size, uint64_t off, size_t *out_got)
+{
+	size_t got = 0;
+
+	while (got < size) {
+		ssize_t n = pread(fd, (uint8_t *)buf + got, size - got, (off_t)(off + got));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	*out_got = got;
+	return 0;
+}
+
+static int seg_attach(struct shelter_volume *v, const struct vf_seghdr *sh, int fd,
+		      struct shelter_err *err)
+{
+	uint8_t key[SHELTER_KEY_SIZE];
+	struct vol_seg *s;
+	int rc;
+
+	if (v->nsegs == v->cap_segs) {
+		size_t cap = v->cap_segs ? v->cap_segs * 2 : 8;
+		struct vol_seg *n = realloc(v->segs, cap * sizeof(*n));
+
+		if (n == NULL)
+			return shelter_err_set(err, SHELTER_E_NOMEM, "segment table: out of memory");
+		v->segs = n;
+		v->cap_segs = cap;
+	}
+	s = &v->segs[v->nsegs];
+	memset(s, 0, sizeof(*s));
+	s->fd = fd;
+	s->segno = sh->segno;
+	s->first_seq = sh->first_seq;
+	s->end = VF_SEGHDR_SIZE;
+	rc = vf_segment_key(v->keys, &v->hdr, sh, key, err);
+	if (rc == 0)
+		rc = shelter_aead_new(key, &s->aead, err);
+	shelter_wipe(key, sizeof(key));
+	if (rc == 0)
+		v->nsegs++;
+	return rc;
+}
+
+/* §4: a segment must name itself, this volume, and continue the sequence. */
+static int seg_check(struct shelter_volume *v, uint64_t segno, const uint8_t *buf, size_t got,
+		     struct vf_seghdr *sh, struct shelter_err *err)
+{
+	int rc = vf_seghdr_decode(buf, got, v->keys, sh, err);
+
+	if (rc == SHELTER_E_INTEGRITY && got >= VF_SEGHDR_SIZE &&
+	    memcmp(sh->volume_id, v->hdr.volume_id, VF_ID_SIZE) != 0)
+		return shelter_err_set(err, SHELTER_E_SWAPPED, "segment belongs to another volume");
+	if (rc < 0)
+		return rc;
+	if (sh->segno != segno)
+		return shelter_err_set(err, SHELTER_E_SWAPPED,
+				       "file holds segment %" PRIu64 ", not %" PRIu64, sh->segno,
+				       segno);
+	if (sh->first_seq != v->next_seq)
+		return shelter_err_set(err, SHELTER_E_SWAPPED,
+				       "segment starts at record %" PRIu64 ", expected %" PRIu64,
+				       sh->first_seq, v->next_seq);
+	return 0;
+}
+
+int vol_load_segment(struct shelter_volume *v, uint64_t segno, struct shelter_err *err)
+{
+	char name[64];
+	uint8_t buf[VF_SEGHDR_SIZE];
+	struct vf_seghdr sh;
+	size_t got = 0;
+	int fd, rc;
+
+	seg_name(name, sizeof(name), segno);
+	fd = openat(v->logfd, name, (v->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		rc = shelter_err_errno(err, errno, "segment %" PRIu64 " (log/%s)", segno, name);
+		return rc == SHELTER_E_NOENT ? shelter_err_set(err, SHELTER_E_MISSING,
+								"segment %" PRIu64 " (log/%s) missing",
+								segno, name)
+					     : rc;
+	}
+	rc = pread_full(fd, buf, sizeof(buf), 0, &got);
+	if (rc < 0)
+		rc = shelter_err_errno(err, -rc, "read segment header");
+	else
+		rc = seg_check(v, segno, buf, got, &sh, err);
+	if (rc == 0)
+		rc = seg_attach(v, &sh, fd, err);
+	if (rc < 0) {
+		close(fd);
+		return shelter_err_wrap(err, rc, "segment %" PRIu64 " (log/%s)", segno, name);
+	}
+	return 0;
+}
+
+int vol_new_segment(struct shelter_volume *v, uint64_t segno, uint64_t first_seq, int dirfd,
+		    struct shelter_err *err)
+{
+	struct vf_seghdr sh = { .segno = segno, .first_seq = first_seq };
+	uint8_t buf[VF_SEGHDR_SIZE];
+	char name[64], tmp[96];
+	int fd, rc;
+
+	memcpy(sh.volume_id, v->hdr.volume_id, VF_ID_SIZE);
+	rc = shelter_random_bytes(sh.salt, sizeof(sh.salt), err);
+	if (rc < 0)
+		return rc;
+	vf_seghdr_encode(&sh, v->keys, buf);
+	seg_name(name, sizeof(name), segno);
+	snprintf(tmp, sizeof(tmp), ".tmp-%s-%ld", name, (long)getpid());
+	(void)unlinkat(dirfd, tmp, 0);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return shelter_err_errno(err, errno, "create segment %" PRIu64, segno);
+	/* §8.2: the header is durable before the name appears, and the name is durable
+	 * before any record is appended to it. */
+	if (pwrite(fd, buf, sizeof(buf), 0) != (ssize_t)sizeof(buf) || fdatasync(fd) < 0 ||
+	    renameat(dirfd, tmp, dirfd, name) < 0 || fsync(dirfd) < 0) {
+		rc = shelter_err_errno(err, errno, "write segment %" PRIu64, segno);
+		(void)unlinkat(dirfd, tmp, 0);
+	}
+	close(fd);
+	return rc;
+}
+
+/* §8.1: damage a crash can leave: a record cut by the end of the file, or one with a
+ * page the disk never wrote (reads as zeros). Anything else is tampering. */
+static int looks_torn(int fd, uint64_t pos, uint64_t size, int parse_rc, uint32_t len)
+{
+	uint8_t page[4096];
+	uint64_t end, p;
+
+	if (parse_rc == SHELTER_E_TRUNCATED)
+		return 1;
+	end = pos + (len >= VF_REC_HDR && len <= VF_REC_MAX ? len : VF_REC_HDR);
+	if (end > size)
+		end = size;
+	for (p = pos / 4096 * 4096; p < end; p += 4096) {
+		size_t got = 0, i;
+
+		if (pread_full(fd, page, sizeof(page), p, &got) < 0)
+			return 0;
+		for (i = 0; i < got && page[i] == 0; i++)
+			;
+		if (got > 0 && i == got)
+			return 1;
+	}
+	return 0;
+}
+
+static int seg_exists(struct shelter_volume *v, uint64_t segno)
+{
+	char name[64];
+	struct stat st;
+
+	seg_name(name, sizeof(name), segno);
+	return fstatat(v->logfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+static void group_reset(struct shelter_volume *v)
+{
+	v->grp->count = 0;
+	v->grp->meta_used = 0;
+}
+
+static int group_add(struct shelter_volume *v, const struct vf_rec *rec, uint32_t off,
+		     const uint8_t *pt)
+{
+	struct vol_group *g = v->grp;
+	struct vol_item *it;
+	size_t mlen = rec->len - VF_REC_OVERHEAD;
+
+	if (g->count == VF_GROUP_MAX ||
+	    (rec->kind == VF_KIND_META && g->meta_used + mlen > sizeof(g->meta)))
+		return SHELTER_E_INTEGRITY;
+	it = &g->items[g->count++];
+	it->kind = rec->kind;
+	it->seq = rec->seq;
+	it->ino = rec->ino;
+	it->chunk = rec->chunk;
+	it->off = off;
+	if (rec->kind == VF_KIND_META) {
+		it->meta_off = (uint32_t)g->meta_used;
+		it->meta_len = (uint32_t)mlen;
+		memcpy(g->meta + g->meta_used, pt, mlen);
+		g->meta_used += mlen;
+	}
+	return 0;
+}
+
+/* §7: a complete group takes effect; returns 1 when it sealed the segment. */
+static int group_apply(struct shelter_volume *v, uint32_t segidx, struct shelter_err *err)
+{
+	struct vol_group *g = v->grp;
+	int sealed = 0;
+
+	for (size_t i = 0; i < g->count; i++) {
+		struct vol_item *it = &g->items[i];
+		struct vf_meta m;
+		int rc;
+
+		if (it->kind == VF_KIND_DATA) {
+			struct vs_chunk loc = { it->seq, segidx, it->off };
+
+			rc = vs_apply_data(&v->st, it->ino, it->chunk, loc, err);
+		} else {
+			rc = vf_meta_decode(g->meta + it->meta_off, it->meta_len, &m);
+			if (rc < 0)
+				rc = shelter_err_set(err, rc, "record %" PRIu64 ": malformed operation",
+						     it->seq);
+			else if (m.op == VF_OP_SEAL && (g->count != 1 ||
+							m.next_segno != v->segs[segidx].segno + 1))
+				rc = shelter_err_set(err, SHELTER_E_INTEGRITY,
+						     "record %" PRIu64 ": misplaced seal", it->seq);
+			else
+				rc = vs_apply_meta(&v->st, it->seq, &m, err);
+			sealed |= m.op == VF_OP_SEAL;
+		}
+		if (rc < 0)
+			return rc;
+	}
+	return sealed;
+}
+
+struct scan {
+	uint32_t segidx;
+	uint64_t size;      /* file size at the start of the scan */
+	uint64_t pos;       /* absolute offset of the window */
+	size_t have;        /* bytes in the window */
+	uint8_t chain[SHELTER_SHA256_SIZE];
+};
+
+static void damage_where(struct shelter_volume *v, const struct vf_rec *rec, int parsed,
+			 char *buf, size_t size)
+{
+	char path[512];
+
+	if (parsed && rec->kind == VF_KIND_DATA) {
+		vs_path(&v->st, rec->ino, path, sizeof(path));
+		snprintf(buf, size, "%s", path);
+	} else {
+		snprintf(buf, size, "log");
+	}
+}
+
+/* A record that does not verify at abs (§8.1): a torn tail is cut off, anything
+ * else is reported. Returns 0 to stop scanning quietly, 1 to continue past a
+ * damaged data record (verify only), or a negative code. */
+static int on_damage(struct shelter_volume *v, struct scan *sc, uint64_t abs, int rc,
+		     int authfail, const struct vf_rec *rec, int writable,
+		     struct shelter_err *err)
+{
+	struct vol_seg *s = &v->segs[sc->segidx];
+	char where[600];
+	int kind = rc == SHELTER_E_SWAPPED ? SHELTER_E_SWAPPED : SHELTER_E_INTEGRITY;
+
+	if (!seg_exists(v, s->segno + 1) && looks_torn(s->fd, abs, sc->size, rc, rec->len)) {
+		v->torn_bytes = sc->size - s->end;
+		vol_problem(v, 0, "log", "%" PRIu64 " bytes of unsynced writes discarded at "
+			    "segment %" PRIu64 " offset %" PRIu64 " (crash)", v->torn_bytes,
+			    s->segno, s->end);
+		if (writable && ftruncate(s->fd, (off_t)s->end) < 0)
+			return shelter_err_errno(err, errno, "cut torn tail of segment %" PRIu64,
+						 s->segno);
+		return 0;
+	}
+	if (rc == SHELTER_E_TRUNCATED)
+		kind = SHELTER_E_TRUNCATED;
+	damage_where(v, rec, authfail, where, sizeof(where));
+	vol_problem(v, kind, where, "segment %" PRIu64 " offset %" PRIu64 ": %s record %s",
+		    s->segno, abs,
+		    authfail && rec->kind == VF_KIND_DATA ? "file data" : "log",
+		    shelter_code_str(kind));
+	if (v->report != NULL && authfail && rec->kind == VF_KIND_DATA)
+		return 1;
+	return shelter_err_set(err, kind, "segment %" PRIu64 " offset %" PRIu64 ": %s record",
+			       s->segno, abs, shelter_code_str(kind));
+}
+
+static int window_fill(struct shelter_volume *v, struct scan *sc, struct shelter_err *err)
+{
+	struct vol_seg *s = &v->segs[sc->segidx];
+	uint64_t want = sc->size - s->end;
+	size_t got = 0;
+	int rc;
+
+	if (want > VOL_WINDOW)
+		want = VOL_WINDOW;
+	sc->pos = s->end;
+	rc = pread_full(s->fd, v->window, want, sc->pos, &got);
+	if (rc < 0)
+		return shelter_err_errno(err, -rc, "read segment %" PRIu64, s->segno);
+	sc->have = got;
+	if (got < want)
+		sc->size = sc->pos + got;
+	return 0;
+}
+
+/* One record at window offset off: parse, check order, authenticate, stage.
+ * *authfail is set when the record is well-formed and in order but its tag fails. */
+static int scan_record(struct shelter_volume *v, struct scan *sc, size_t off,
+		       struct vf_rec *rec, int *authfail)
+{
+	struct vol_seg *s = &v->segs[sc->segidx];
+	int rc = vf_rec_parse(v->window + off, sc->have - off, rec);
+
+	*authfail = 0;
+	if (rc < 0)
+		return rc;
+	if (rec->seq != v->next_seq + v->grp->count)
+		return SHELTER_E_SWAPPED;
+	rc = vf_rec_open(s->aead, v->hdr.volume_id, s->segno, rec, v->scratch, NULL);
+	if (rc == SHELTER_E_INTEGRITY) {
+		*authfail = 1;
+		return rc;
+	}
+	if (rc < 0)
+		return rc;
+	return group_add(v, rec, (uint32_t)(sc->pos + off), v->scratch);
+}
+
+static int group_done(struct shelter_volume *v, struct scan *sc, uint64_t end,
+		      struct shelter_err *err)
+{
+	int sealed = group_apply(v, sc->segidx, err);
+
+	if (sealed < 0)
+		return sealed;
+	v->segs[sc->segidx].end = end;
+	v->segs[sc->segidx].sealed = sealed;
+	v->next_seq += v->grp->count;
+	memcpy(v->chain, sc->chain, sizeof(sc->chain));
+	if (v->expect != NULL && memcmp(v->chain, v->expect, sizeof(v->chain)) == 0)
+		v->expect_seen = 1;
+	group_reset(v);
+	return sealed;
+}
+
+/* Scan one window: returns 1 when progress was made, 0 at a quiet stop. */
+static int scan_window(struct shelter_volume *v, struct scan *sc, int writable,
+		       struct shelter_err *err)
+{
+	size_t off = 0;
+	int progress = 0;
+
+	memcpy(sc->chain, v->chain, sizeof(sc->chain));
+	group_reset(v);
+	while (off < sc->have) {
+		struct vf_rec rec;
+		int authfail;
+		int rc = scan_record(v, sc, off, &rec, &authfail);
+
+		if (rc == SHELTER_E_TRUNCATED && sc->pos + sc->have < sc->size) {
+			if (progress)
+				return 1; /* the group continues past the window: refill */
+			rc = SHELTER_E_INTEGRITY; /* no group is larger than a window */
+		}
+		if (rc == SHELTER_E_NOMEM || rc == SHELTER_E_CRYPTO)
+			return shelter_err_set(err, rc, "replay: %s", shelter_code_str(rc));
+		if (rc < 0) {
+			rc = on_damage(v, sc, sc->pos + off, rc, authfail, &rec, writable, err);
+			if (rc <= 0)
+				return rc;
+			if (group_add(v, &rec, (uint32_t)(sc->pos + off), v->scratch) < 0)
+				return shelter_err_set(err, SHELTER_E_INTEGRITY, "oversized group");
+		}
+		vf_chain_next(sc->chain, &rec, NULL);
+		off += rec.len;
+		if (rec.flags & VF_FLAG_END) {
+			rc = group_done(v, sc, sc->pos + off, err);
+			if (rc != 0)
+				return rc < 0 ? rc : 0;
+			progress = 1;
+		}
+	}
+	if (v->grp->count > 0 && sc->pos + sc->have >= sc->size) {
+		struct vf_rec none = { 0 };
+
+		/* §8.1: an operation cut short at the end of the log never happened */
+		int rc = on_damage(v, sc, v->segs[sc->segidx].end, SHELTER_E_TRUNCATED, 0, &none,
+				   writable, err);
+
+		return rc < 0 ? rc : 0;
+	}
+	return progress;
+}
+
+static int scan_segment(struct shelter_volume *v, uint32_t segidx, int writable,
+			struct shelter_err *err)
+{
+	struct vol_seg *s = &v->segs[segidx];
+	struct scan sc = { .segidx = segidx };
+	struct stat st;
+	int rc;
+
+	if (fstat(s->fd, &st) < 0)
+		return shelter_err_errno(err, errno, "stat segment %" PRIu64, s->segno);
+	sc.size = (uint64_t)st.st_size;
+	while (!s->sealed && s->end < sc.size) {
+		rc = window_fill(v, &sc, err);
+		if (rc == 0)
+			rc = scan_window(v, &sc, writable, err);
+		group_reset(v);
+		if (rc < 0)
+			return rc;
+		if (rc == 0)
+			break;
+	}
+	if (s->sealed && s->end < sc.size)
+		return shelter_err_set(err, SHELTER_E_UNEXPECTED,
+				       "segment %" PRIu64 ": %" PRIu64 " bytes after its seal",
+				       s->segno, sc.size - s->end);
+	return 0;
+}
+
+/* §7.3: bring this process's state up to the end of the log. */
+int vol_catch_up(struct shelter_volume *v, int writable, struct shelter_err *err)
+{
+	int rc;
+
+	for (;;) {
+		struct vol_seg *s = &v->segs[v->nsegs - 1];
+
+		rc = scan_segment(v, (uint32_t)(v->nsegs - 1), writable, err);
+		if (rc < 0)
+			break;
+		if (!s->sealed)
+			return 0;
+		if (!seg_exists(v, s->segno + 1) && writable) {
+			/* crash between a durable seal and the next segment (§8.2) */
+			rc = vol_new_segment(v, s->segno + 1, v->next_seq, v->logfd, err);
+			if (rc < 0)
+				break;
+		}
+		if (!seg_exists(v, s->segno + 1))
+			return 0;
+		rc = vol_load_segment(v, s->segno + 1, err);
+		if (rc < 0)
+			break;
+	}
+	v->poisoned = v->report == NULL;
+	return rc;
+}
+
+static int ensure_wbuf(struct shelter_volume *v, size_t need, struct shelter_err *err)
+{
+	uint8_t *n;
+
+	if (v->wcap >= need)
+		return 0;
+	n = realloc(v->wbuf, need);
+	if (n == NULL)
+		return shelter_err_set(err, SHELTER_E_NOMEM, "append buffer: out of memory");
+	v->wbuf = n;
+	v->wcap = need;
+	return 0;
+}
+
+static int seal_segment(struct shelter_volume *v, struct shelter_err *err)
+{
+	struct vol_seg *s = &v->segs[v->nsegs - 1];
+	struct vf_meta m = { .op = VF_OP_SEAL, .next_segno = s->segno + 1 };
+	int rc;
+
+	v->wlen = 0;
+	group_reset(v);
+	rc = vol_emit_meta(v, &m, 1, err);
+	if (rc == 0)
+		rc = vol_commit(v, err);
+	if (rc == 0 && fdatasync(s->fd) < 0)
+		rc = shelter_err_errno(err, errno, "sync segment %" PRIu64, s->segno);
+	if (rc == 0)
+		rc = vol_new_segment(v, s->segno + 1, v->next_seq, v->logfd, err);
+	if (rc == 0)
+		rc = vol_load_segment(v, s->segno + 1, err);
+	return rc;
+}
+
+/* Start a group of at most `records` records, rolling the segment over first when
+ * the group would not fit (a group never spans segments, §5.3). */
+int vol_begin(struct shelter_volume *v, size_t records, struct shelter_err *err)
+{
+	size_t need = records * (VF_CHUNK + VF_REC_OVERHEAD) + 2 * VF_REC_MAX;
+	struct vol_seg *s = &v->segs[v->nsegs - 1];
+	int rc;
+
+	if (records > VF_GROUP_MAX)
+		return shelter_err_set(err, SHELTER_E_INTERNAL, "group too large");
+	rc = ensure_wbuf(v, need, err);
+	if (rc == 0 && s->end + need > v->segment_size && s->end > VF_SEGHDR_SIZE)
+		rc = seal_segment(v, err);
+	v->wlen = 0;
+	group_reset(v);
+	return rc;
+}
+
+static int emit(struct shelter_volume *v, uint8_t kind, uint64_t ino, uint64_t chunk,
+		const uint8_t *pt, size_t ptlen, int last, struct shelter_err *err)
+{
+	struct vol_seg *s = &v->segs[v->nsegs - 1];
+	uint64_t seq = v->next_seq + v->grp->count;
+	struct vf_rec rec;
+	int rc;
+
+	if (v->wlen + ptlen + VF_REC_OVERHEAD > v->wcap)
+		return shelter_err_set(err, SHELTER_E_INTERNAL, "group overflows its buffer");
+	rc = vf_rec_seal(s->aead, v->hdr.volume_id, s->segno, kind, last ? VF_FLAG_END : 0, seq,
+			 ino, chunk, pt, ptlen, v->wbuf + v->wlen, err);
+	if (rc < 0)
+		return rc;
+	rc = vf_rec_parse(v->wbuf + v->wlen, ptlen + VF_REC_OVERHEAD, &rec);
+	if (rc == 0)
+		rc = group_add(v, &rec, (uint32_t)(s->end + v->wlen), pt);
+	if (rc < 0)
+		return shelter_err_set(err, SHELTER_E_INTERNAL, "group staging failed");
+	v->wlen += rec.len;
+	return 0;
+}
+
+int vol_emit_meta(struct shelter_volume *v, const struct vf_meta *m, int last,
+		  struct shelter_err *err)
+{
+	uint8_t pt[VF_META_MAX];
+	size_t n = vf_meta_encode(m, pt, sizeof(pt));
+
+	if (n == 0)
+		return shelter_err_set(err, SHELTER_E_INVAL, "metadata operation too large");
+	return emit(v, VF_KIND_META, 0, 0, pt, n, last, err);
+}
+
+int vol_emit_data(struct shelter_volume *v, uint64_t ino, uint64_t chunk, const uint8_t *pt,
+		  int last, struct shelter_err *err)
+{
+	return emit(v, VF_KIND_DATA, ino, chunk, pt, VF_CHUNK, last, err);
+}
+
+static int write_all(int fd, const uint8_t *buf, size_t size, uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < size) {
+		ssize_t n = pwrite(fd, buf + done, size - done, (off_t)(off + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? errno : EIO;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+/* Append the staged group in one write, then apply it exactly as replay would. */
+int vol_commit(struct shelter_volume *v, struct shelter_err *err)
+{
+	struct vol_seg *s = &v->segs[v->nsegs - 1];
+	struct scan sc = { .segidx = (uint32_t)(v->nsegs - 1) };
+	size_t off = 0;
+	int e, rc;
+
+	e = write_all(s->fd, v->wbuf, v->wlen, s->end);
+	if (e != 0) {
+		/* leave no partial group behind; if even that fails, stop writing */
+		if (ftruncate(s->fd, (off_t)s->end) < 0)
+			v->poisoned = 1;
+		group_reset(v);
+		return shelter_err_errno(err, e, "append to segment %" PRIu64, s->segno);
+	}
+	memcpy(sc.chain, v->chain, sizeof(sc.chain));
+	while (off < v->wlen) {
+		struct vf_rec rec;
+
+		if (vf_rec_parse(v->wbuf + off, v->wlen - off, &rec) < 0)
+			break;
+		vf_chain_next(sc.chain, &rec, NULL);
+		off += rec.len;
+	}
+	rc = group_done(v, &sc, s->end + v->wlen, err);
+	v->wlen = 0;
+	if (rc < 0) {
+		v->poisoned = 1;
+		return rc;
+	}
+	return 0;
+}
+
+int vol_read_chunk(struct shelter_volume *v, const struct vs_inode *n, uint64_t chunk,
+		   uint8_t out[VF_CHUNK], struct shelter_err *err)
+{
+	uint8_t rec_buf[VF_DATA_REC_SIZE];
+	struct vs_chunk loc;
+	struct vol_seg *s;
+	struct vf_rec rec;
+	size_t got = 0;
+	char path[512];
+	int rc;
+
+	if (chunk >= n->nchunks || n->chunks[chunk].seq == 0) {
+		memset(out, 0, VF_CHUNK);
+		return 0;
+	}
+	loc = n->chunks[chunk];
+	s = &v->segs[loc.seg];
+	rc = pread_full(s->fd, rec_buf, sizeof(rec_buf), loc.off, &got);
+	if (rc < 0)
+		return shelter_err_errno(err, -rc, "read chunk %" PRIu64, chunk);
+	rc = vf_rec_parse(rec_buf, got, &rec);
+	if (rc == 0 && (rec.kind != VF_KIND_DATA || rec.seq != loc.seq || rec.ino != n->ino ||
+			rec.chunk != chunk))
+		rc = SHELTER_E_SWAPPED;
+	if (rc == 0)
+		rc = vf_rec_open(s->aead, v->hdr.volume_id, s->segno, &rec, out, NULL);
+	if (rc < 0) {
+		vs_path(&v->st, n->ino, path, sizeof(path));
+		return shelter_err_set(err, rc == SHELTER_E_TRUNCATED ? rc : SHELTER_E_INTEGRITY,
+				       "chunk %" PRIu64 " of '%s' (segment %" PRIu64
+				       " offset %u): %s", chunk, path, s->segno, loc.off,
+				       rc == SHELTER_E_TRUNCATED ? "truncated" : "MAC mismatch");
+	}
+	return 0;
+}

@@ -1,0 +1,122 @@
+/* Full verification with one report per problem: docs/formats/volume.md §9. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "volume/internal.h"
+
+struct seglist {
+	uint64_t max;
+	uint64_t count;
+};
+
+static int is_seg_name(const char *name, uint64_t *segno)
+{
+	char *end;
+
+	if (strlen(name) != 20 || strcmp(name + 16, ".seg") != 0)
+		return 0;
+	for (int i = 0; i < 16; i++)
+		if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
+			return 0;
+	*segno = strtoull(name, &end, 16);
+	return end == name + 16 && *segno != 0;
+}
+
+static void report(struct vol_report *r, int kind, const char *where, const char *detail)
+{
+	if (kind != 0 && r->first == 0)
+		r->first = kind;
+	if (r->fn != NULL)
+		r->fn(r->ctx, kind, where, detail);
+}
+
+/* §9: only VOLUME, lock, log/ and log/<16 hex>.seg belong in a volume; leftovers of
+ * an interrupted create or rollover (".tmp-*") are ignored, as open ignores them. */
+static void check_names(const char *dir, struct vol_report *r, struct seglist *segs)
+{
+	char path[4096];
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+		    strcmp(e->d_name, VOL_HEADER_NAME) == 0 || strcmp(e->d_name, VOL_LOCK_NAME) == 0 ||
+		    strcmp(e->d_name, VOL_LOG_DIR) == 0 || strncmp(e->d_name, ".tmp-", 5) == 0)
+			continue;
+		report(r, SHELTER_E_UNEXPECTED, e->d_name, "file does not belong to the volume");
+	}
+	if (d != NULL)
+		closedir(d);
+	snprintf(path, sizeof(path), "%s/%s", dir, VOL_LOG_DIR);
+	d = opendir(path);
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		uint64_t no;
+		char where[300];
+
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+		    strncmp(e->d_name, ".tmp-", 5) == 0)
+			continue;
+		snprintf(where, sizeof(where), "log/%s", e->d_name);
+		if (!is_seg_name(e->d_name, &no)) {
+			report(r, SHELTER_E_UNEXPECTED, where, "file does not belong to the volume");
+			continue;
+		}
+		segs->count++;
+		if (no > segs->max)
+			segs->max = no;
+	}
+	if (d != NULL)
+		closedir(d);
+}
+
+int shelter_volume_verify(const char *dir, const uint8_t key[SHELTER_VOLUME_KEY_SIZE],
+			  const uint8_t *expected_tag, shelter_volume_problem_fn fn, void *ctx,
+			  struct shelter_err *err)
+{
+	struct vol_report r = { .fn = fn, .ctx = ctx };
+	struct shelter_volume_options opts = { .expected_tag = expected_tag };
+	struct seglist segs = { 0 };
+	struct shelter_volume *v = NULL;
+	struct shelter_err e;
+	int rc;
+
+	shelter_err_clear(&e);
+	rc = vol_open_common(dir, key, &opts, 1, &r, &v, &e);
+	if (rc == SHELTER_E_BADKEY || rc == SHELTER_E_NOTVOLUME || rc == SHELTER_E_VERSION ||
+	    rc == SHELTER_E_NOMEM || rc == SHELTER_E_IO || rc == SHELTER_E_PERM ||
+	    rc == SHELTER_E_NOENT) {
+		if (err != NULL)
+			*err = e;
+		return rc;
+	}
+	check_names(dir, &r, &segs);
+	if (segs.count != segs.max) {
+		char detail[128];
+
+		snprintf(detail, sizeof(detail), "%" PRIu64 " of segments 1..%" PRIu64 " present",
+			 segs.count, segs.max);
+		report(&r, SHELTER_E_MISSING, "log", detail);
+	}
+	if (rc < 0 && r.first == 0)
+		report(&r, rc, rc == SHELTER_E_STALE ? "volume" : "log", e.msg);
+	if (rc == 0 && v != NULL && v->nsegs < segs.max) {
+		char detail[128];
+
+		snprintf(detail, sizeof(detail), "segments after %" PRIu64 " are not reachable",
+			 v->segs[v->nsegs - 1].segno);
+		report(&r, SHELTER_E_UNEXPECTED, "log", detail);
+	}
+	if (rc == 0 && expected_tag != NULL && memcmp(v->chain, expected_tag, 32) != 0)
+		report(&r, 0, "volume", "newer than the expected tag (operations were added after it)");
+	shelter_volume_close(v);
+	if (r.first != 0)
+		return shelter_err_set(err, r.first, "volume '%s': %s", dir,
+				       shelter_code_str(r.first));
+	return 0;
+}
