@@ -3,7 +3,7 @@
 # Variants live side by side: build/release, build/asan, build/fuzz.
 
 BUILD ?= release
-O := build/$(BUILD)
+O ?= build/$(BUILD)
 
 CC ?= cc
 ifeq ($(origin CC),default)
