@@ -29,7 +29,7 @@ SHELTER_API SHELTER_MUST_USE int shelter_random_bytes(void *buf, size_t size,
 
 /* Constant-time equality (CRYPTO_memcmp): 1 when equal, 0 otherwise. Use for every
  * MAC, tag, token and measurement comparison. */
-SHELTER_API int shelter_ct_equal(const void *a, const void *b, size_t size);
+SHELTER_API SHELTER_MUST_USE int shelter_ct_equal(const void *a, const void *b, size_t size);
 
 /* Wipe memory so the compiler cannot elide it (OPENSSL_cleanse). NULL is a no-op. */
 SHELTER_API void shelter_wipe(void *ptr, size_t size);

@@ -355,8 +355,8 @@ static int on_damage(struct shelter_volume *v, struct scan *sc, uint64_t abs, in
 		    shelter_code_str(kind));
 	if (v->report != NULL && authfail && rec->kind == VF_KIND_DATA)
 		return 1;
-	return shelter_err_set(err, kind, "segment %" PRIu64 " offset %" PRIu64 ": %s record",
-			       s->segno, abs, shelter_code_str(kind));
+	return shelter_err_set(err, kind, "%s: segment %" PRIu64 " offset %" PRIu64 ": record %s",
+			       where, s->segno, abs, shelter_code_str(kind));
 }
 
 static int window_fill(struct shelter_volume *v, struct scan *sc, struct shelter_err *err)

@@ -376,9 +376,14 @@ int vol_create_node(struct shelter_volume *v, const char *path, uint8_t type, ui
 		m.target = target;
 		m.target_len = (uint16_t)strlen(target);
 	}
-	if (out_ino != NULL)
+	rc = vol_begin(v, 1, err); /* may seal the segment, which takes a seq */
+	if (rc == 0 && out_ino != NULL)
 		*out_ino = v->next_seq + 1; /* §5.2 */
-	return one_op(v, &m, err);
+	if (rc == 0)
+		rc = vol_emit_meta(v, &m, 1, err);
+	if (rc == 0)
+		rc = vol_commit(v, err);
+	return rc;
 }
 
 int shelter_volume_mkdir(struct shelter_volume *vol, const char *path, uint32_t mode,

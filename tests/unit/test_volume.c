@@ -1,0 +1,493 @@
+/* Protected volume library: include/shelter/volume.h, docs/formats/volume.md.
+ * Negative cases first, each asserting the exact error code. */
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../test.h"
+#include "shelter/crypto.h"
+#include "shelter/volume.h"
+
+static uint8_t key[32], other_key[32];
+static char root[256];
+static int counter;
+
+static const char *fresh_dir(void)
+{
+	static char path[300];
+
+	snprintf(path, sizeof(path), "%s/v%d", root, counter++);
+	return path;
+}
+
+static struct shelter_volume *fresh_volume(const struct shelter_volume_options *opts)
+{
+	struct shelter_volume *v = NULL;
+	const char *dir = fresh_dir();
+
+	if (shelter_volume_create(dir, key, NULL) < 0 ||
+	    shelter_volume_open(dir, key, opts, &v, NULL) < 0)
+		return NULL;
+	return v;
+}
+
+static int put(struct shelter_volume *v, const char *path, const void *data, size_t size)
+{
+	struct shelter_file *f;
+	int rc = shelter_file_open(v, path, SHELTER_O_WRONLY | SHELTER_O_CREAT | SHELTER_O_TRUNC,
+				   0644, &f, NULL);
+
+	if (rc < 0)
+		return rc;
+	rc = shelter_file_pwrite(f, data, size, 0, NULL, NULL);
+	shelter_file_close(f);
+	return rc;
+}
+
+/* Read the whole file into a malloc'd buffer (*out, *size). */
+static int get(struct shelter_volume *v, const char *path, uint8_t **out, size_t *size,
+	       struct shelter_err *err)
+{
+	struct shelter_file *f;
+	struct shelter_stat st;
+	size_t got = 0;
+	int rc = shelter_file_open(v, path, SHELTER_O_RDONLY, 0, &f, err);
+
+	*out = NULL;
+	if (rc < 0)
+		return rc;
+	rc = shelter_file_stat(f, &st, err);
+	if (rc == 0) {
+		*out = malloc(st.size + 1);
+		rc = shelter_file_pread(f, *out, st.size + 1, 0, &got, err);
+	}
+	*size = got;
+	shelter_file_close(f);
+	return rc;
+}
+
+static void patch_byte(const char *dir, const char *file, long off, uint8_t xor_mask)
+{
+	char path[512];
+	uint8_t b;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	fd = open(path, O_RDWR);
+	if (fd < 0 || pread(fd, &b, 1, off) != 1)
+		exit(3);
+	b ^= xor_mask;
+	if (pwrite(fd, &b, 1, off) != 1)
+		exit(3);
+	close(fd);
+}
+
+/* ---- negative cases -------------------------------------------------------------- */
+
+static void open_rejects_non_volumes(void)
+{
+	struct shelter_volume *v = NULL;
+	struct shelter_err err;
+	char dir[300];
+
+	snprintf(dir, sizeof(dir), "%s/plain", root);
+	mkdir(dir, 0700);
+	CHECK_RC(shelter_volume_open(dir, key, NULL, &v, &err), SHELTER_E_NOTVOLUME);
+	CHECK(strstr(err.msg, "not a volume") != NULL);
+	CHECK(v == NULL);
+	snprintf(dir, sizeof(dir), "%s/does-not-exist", root);
+	CHECK_RC(shelter_volume_open(dir, key, NULL, &v, &err), SHELTER_E_NOENT);
+	CHECK(strstr(err.msg, "does-not-exist") != NULL);
+}
+
+static void create_refuses_non_empty_dir(void)
+{
+	char dir[300], file[320];
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s/nonempty", root);
+	mkdir(dir, 0700);
+	snprintf(file, sizeof(file), "%s/x", dir);
+	fd = open(file, O_CREAT | O_WRONLY, 0600);
+	close(fd);
+	CHECK_RC(shelter_volume_create(dir, key, NULL), SHELTER_E_EXIST);
+}
+
+static void open_tells_wrong_key_from_damage(void)
+{
+	struct shelter_volume *v = NULL;
+	struct shelter_err err;
+	const char *dir = fresh_dir();
+
+	CHECK_OK(shelter_volume_create(dir, key, NULL));
+	CHECK_RC(shelter_volume_open(dir, other_key, NULL, &v, &err), SHELTER_E_BADKEY);
+	CHECK(strstr(err.msg, "wrong key") != NULL);
+	patch_byte(dir, "VOLUME", 50, 0x01); /* salt: covered by the MAC, not the key id */
+	CHECK_RC(shelter_volume_open(dir, key, NULL, &v, &err), SHELTER_E_INTEGRITY);
+	CHECK(strstr(err.msg, "header modified") != NULL);
+	patch_byte(dir, "VOLUME", 50, 0x01);
+	patch_byte(dir, "VOLUME", 85, 0x80); /* key id */
+	CHECK_RC(shelter_volume_open(dir, key, NULL, &v, &err), SHELTER_E_INTEGRITY);
+	CHECK(strstr(err.msg, "key id modified") != NULL);
+	patch_byte(dir, "VOLUME", 85, 0x80);
+	CHECK_OK(shelter_volume_open(dir, key, NULL, &v, &err));
+	shelter_volume_close(v);
+}
+
+static void open_refuses_newer_version_and_short_header(void)
+{
+	struct shelter_volume *v = NULL;
+	struct shelter_err err;
+	const char *dir = fresh_dir();
+	char path[400];
+
+	CHECK_OK(shelter_volume_create(dir, key, NULL));
+	patch_byte(dir, "VOLUME", 11, 0x03); /* version 1 -> 2 */
+	CHECK_RC(shelter_volume_open(dir, key, NULL, &v, &err), SHELTER_E_VERSION);
+	CHECK(strstr(err.msg, "version 2 is newer") != NULL);
+	patch_byte(dir, "VOLUME", 11, 0x03);
+	snprintf(path, sizeof(path), "%s/VOLUME", dir);
+	CHECK(truncate(path, 100) == 0);
+	CHECK_RC(shelter_volume_open(dir, key, NULL, &v, &err), SHELTER_E_TRUNCATED);
+}
+
+static void namespace_errors_are_exact(void)
+{
+	struct shelter_volume *v = fresh_volume(NULL);
+	char longname[300];
+
+	CHECK(v != NULL);
+	memset(longname, 'a', 256);
+	longname[256] = '\0';
+	CHECK_OK(shelter_volume_mkdir(v, "d", 0755, NULL));
+	CHECK_OK(put(v, "d/f", "x", 1));
+	CHECK_RC(shelter_volume_mkdir(v, "d", 0755, NULL), SHELTER_E_EXIST);
+	CHECK_RC(shelter_volume_mkdir(v, "missing/sub", 0755, NULL), SHELTER_E_NOENT);
+	CHECK_RC(shelter_volume_mkdir(v, "d/f/sub", 0755, NULL), SHELTER_E_NOTDIR);
+	CHECK_RC(shelter_volume_mkdir(v, "d/../x", 0755, NULL), SHELTER_E_INVAL);
+	CHECK_RC(shelter_volume_mkdir(v, longname, 0755, NULL), SHELTER_E_NAMETOOLONG);
+	CHECK_RC(shelter_volume_mkdir(v, "/", 0755, NULL), SHELTER_E_INVAL);
+	CHECK_RC(shelter_volume_rmdir(v, "d", NULL), SHELTER_E_NOTEMPTY);
+	CHECK_RC(shelter_volume_rmdir(v, "d/f", NULL), SHELTER_E_NOTDIR);
+	CHECK_RC(shelter_volume_unlink(v, "d", NULL), SHELTER_E_ISDIR);
+	CHECK_RC(shelter_volume_unlink(v, "nope", NULL), SHELTER_E_NOENT);
+	CHECK_RC(shelter_volume_rename(v, "d", "d/inside", NULL), SHELTER_E_INVAL);
+	CHECK_RC(shelter_volume_rename(v, "nope", "x", NULL), SHELTER_E_NOENT);
+	CHECK_OK(shelter_volume_mkdir(v, "e", 0755, NULL));
+	CHECK_RC(shelter_volume_rename(v, "d/f", "e", NULL), SHELTER_E_ISDIR);
+	CHECK_RC(shelter_volume_rename(v, "e", "d/f", NULL), SHELTER_E_NOTDIR);
+	CHECK_RC(shelter_volume_rename(v, "e", "d", NULL), SHELTER_E_NOTEMPTY);
+	CHECK_RC(shelter_volume_readlink(v, "d/f", longname, sizeof(longname), NULL),
+		 SHELTER_E_INVAL);
+	CHECK_RC(shelter_volume_symlink(v, "", "l", NULL), SHELTER_E_INVAL);
+	CHECK_RC(shelter_volume_truncate(v, "d", 0, NULL), SHELTER_E_ISDIR);
+	shelter_volume_close(v);
+}
+
+static void file_errors_are_exact(void)
+{
+	struct shelter_volume *v = fresh_volume(NULL);
+	struct shelter_file *f = NULL;
+	uint8_t buf[16];
+	size_t got;
+
+	CHECK(v != NULL);
+	CHECK_OK(put(v, "f", "abc", 3));
+	CHECK_OK(shelter_volume_symlink(v, "f", "l", NULL));
+	CHECK_OK(shelter_volume_mkdir(v, "d", 0755, NULL));
+	CHECK_RC(shelter_file_open(v, "nope", SHELTER_O_RDONLY, 0, &f, NULL), SHELTER_E_NOENT);
+	CHECK_RC(shelter_file_open(v, "f", SHELTER_O_CREAT | SHELTER_O_EXCL | SHELTER_O_RDWR, 0644,
+				   &f, NULL), SHELTER_E_EXIST);
+	CHECK_RC(shelter_file_open(v, "d", SHELTER_O_RDONLY, 0, &f, NULL), SHELTER_E_ISDIR);
+	CHECK_RC(shelter_file_open(v, "l", SHELTER_O_RDONLY, 0, &f, NULL), SHELTER_E_INVAL);
+	CHECK_RC(shelter_file_open(v, "f", 3, 0, &f, NULL), SHELTER_E_INVAL);
+	CHECK(f == NULL);
+	CHECK_OK(shelter_file_open(v, "f", SHELTER_O_RDONLY, 0, &f, NULL));
+	CHECK_RC(shelter_file_pwrite(f, "x", 1, 0, NULL, NULL), SHELTER_E_BADF);
+	CHECK_RC(shelter_file_truncate(f, 0, NULL), SHELTER_E_BADF);
+	CHECK_RC(shelter_file_pwrite(f, "x", 1, UINT64_C(1) << 53, NULL, NULL), SHELTER_E_BADF);
+	shelter_file_close(f);
+	CHECK_OK(shelter_file_open(v, "f", SHELTER_O_WRONLY, 0, &f, NULL));
+	CHECK_RC(shelter_file_pread(f, buf, sizeof(buf), 0, &got, NULL), SHELTER_E_BADF);
+	CHECK_RC(shelter_file_pwrite(f, "x", 1, UINT64_C(1) << 53, NULL, NULL), SHELTER_E_FBIG);
+	shelter_file_close(f);
+	shelter_volume_close(v);
+}
+
+static void tampered_chunk_refused_naming_file(void)
+{
+	struct shelter_volume *v = fresh_volume(NULL);
+	struct shelter_err err;
+	uint8_t data[3 * 4096];
+	char vdir[300], seg[400];
+	struct stat st;
+
+	CHECK(v != NULL);
+	snprintf(vdir, sizeof(vdir), "%s/v%d", root, counter - 1);
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7);
+	CHECK_OK(put(v, "secret.db", data, sizeof(data)));
+	shelter_volume_close(v);
+	/* flip a ciphertext byte of the last chunk record: open authenticates every
+	 * record it replays, so it refuses the volume and names the file */
+	snprintf(seg, sizeof(seg), "%s/log/0000000000000001.seg", vdir);
+	CHECK(stat(seg, &st) == 0);
+	patch_byte(vdir, "log/0000000000000001.seg", st.st_size - 2000, 0x10);
+	CHECK_RC(shelter_volume_open(vdir, key, NULL, &v, &err), SHELTER_E_INTEGRITY);
+	CHECK(strstr(err.msg, "secret.db") != NULL);
+	CHECK(strstr(err.msg, "modified") != NULL);
+}
+
+static void stale_tag_is_refused(void)
+{
+	struct shelter_volume *v = fresh_volume(NULL), *v2 = NULL;
+	uint8_t tag0[32], tag1[32], bogus[32] = { 0 };
+	struct shelter_volume_options opts = { 0 };
+	char vdir[300];
+
+	CHECK(v != NULL);
+	snprintf(vdir, sizeof(vdir), "%s/v%d", root, counter - 1);
+	CHECK_OK(put(v, "a", "1", 1));
+	CHECK_OK(shelter_volume_tag(v, tag0, NULL));
+	CHECK_OK(put(v, "b", "2", 1));
+	CHECK_OK(shelter_volume_tag(v, tag1, NULL));
+	CHECK(memcmp(tag0, tag1, 32) != 0);
+	shelter_volume_close(v);
+	opts.expected_tag = bogus;
+	CHECK_RC(shelter_volume_open(vdir, key, &opts, &v2, NULL), SHELTER_E_STALE);
+	opts.expected_tag = tag1;
+	CHECK_OK(shelter_volume_open(vdir, key, &opts, &v2, NULL));
+	shelter_volume_close(v2);
+	opts.expected_tag = tag0; /* an earlier point of the same history is accepted */
+	CHECK_OK(shelter_volume_open(vdir, key, &opts, &v2, NULL));
+	shelter_volume_close(v2);
+}
+
+/* ---- positive cases -------------------------------------------------------------- */
+
+static void golden_v1_volume_reads_back(void)
+{
+	struct shelter_volume *v = NULL;
+	struct shelter_volume_options opts = { 0 };
+	uint8_t gkey[32], tag[32], got_tag[32], *data = NULL;
+	char hex[80], cmd[600], dir[300], link[64];
+	struct shelter_stat st;
+	size_t size;
+	FILE *fp;
+
+	for (int i = 0; i < 32; i++)
+		gkey[i] = (uint8_t)i;
+	fp = fopen("tests/vectors/volume/v1.tag", "r");
+	CHECK(fp != NULL);
+	CHECK(fgets(hex, sizeof(hex), fp) != NULL);
+	fclose(fp);
+	hex[64] = '\0';
+	CHECK_OK(shelter_unhex(hex, tag, 32));
+	snprintf(dir, sizeof(dir), "%s/golden", root);
+	snprintf(cmd, sizeof(cmd), "cp -a tests/vectors/volume/v1 %s", dir);
+	CHECK(system(cmd) == 0);
+	opts.expected_tag = tag;
+	CHECK_OK(shelter_volume_open(dir, gkey, &opts, &v, NULL));
+	CHECK_OK(shelter_volume_tag(v, got_tag, NULL));
+	CHECK_MEM(got_tag, tag, 32);
+	CHECK_OK(get(v, "hello.txt", &data, &size, NULL));
+	CHECK(size == 9 && memcmp(data, "replaced\n", 9) == 0);
+	free(data);
+	CHECK_OK(get(v, "dir/nested/data.txt", &data, &size, NULL));
+	CHECK(size == 10000 && memcmp(data, "00000001", 8) == 0 &&
+	      memcmp(data + 9996, "2499", 4) == 0);
+	free(data);
+	CHECK_OK(shelter_volume_readlink(v, "link", link, sizeof(link), NULL));
+	CHECK(strcmp(link, "dir/nested/data.txt") == 0);
+	CHECK_OK(shelter_volume_stat(v, "empty", &st, NULL));
+	CHECK(st.type == SHELTER_FT_DIR);
+	CHECK_RC(shelter_volume_stat(v, "tmp.txt", &st, NULL), SHELTER_E_NOENT);
+	shelter_volume_close(v);
+	CHECK_OK(shelter_volume_verify(dir, gkey, tag, NULL, NULL, NULL));
+}
+
+static void writes_reads_sparse_and_truncate(void)
+{
+	struct shelter_volume *v = fresh_volume(NULL);
+	struct shelter_file *f = NULL;
+	struct shelter_stat st;
+	uint8_t buf[20000], want[20000];
+	size_t got;
+
+	CHECK(v != NULL);
+	CHECK_OK(shelter_file_open(v, "s", SHELTER_O_RDWR | SHELTER_O_CREAT, 0600, &f, NULL));
+	CHECK_OK(shelter_file_pwrite(f, "tail", 4, 100000, NULL, NULL));
+	CHECK_OK(shelter_file_stat(f, &st, NULL));
+	CHECK(st.size == 100004 && st.blocks == 8); /* one chunk stored, the rest a hole */
+	CHECK_OK(shelter_file_pread(f, buf, sizeof(buf), 90000, &got, NULL));
+	memset(want, 0, sizeof(want));
+	memcpy(want + 10000, "tail", 4);
+	CHECK(got == 10004 && memcmp(buf, want, got) == 0);
+	/* shrink into the middle of a chunk, then extend: the cut bytes read as zeros */
+	CHECK_OK(shelter_file_pwrite(f, "ABCDEFGH", 8, 5000, NULL, NULL));
+	CHECK_OK(shelter_file_truncate(f, 5003, NULL));
+	CHECK_OK(shelter_file_truncate(f, 9000, NULL));
+	CHECK_OK(shelter_file_pread(f, buf, sizeof(buf), 5000, &got, NULL));
+	CHECK(got == 4000 && memcmp(buf, "ABC\0\0\0\0\0", 8) == 0);
+	CHECK_OK(shelter_file_pread(f, buf, 10, 9000, &got, NULL));
+	CHECK(got == 0);
+	shelter_file_close(f);
+	/* O_APPEND writes at the end whatever the offset says */
+	CHECK_OK(shelter_file_open(v, "s", SHELTER_O_WRONLY | SHELTER_O_APPEND, 0, &f, NULL));
+	{
+		uint64_t at = 0;
+
+		CHECK_OK(shelter_file_pwrite(f, "++", 2, 0, &at, NULL));
+		CHECK(at == 9000);
+	}
+	shelter_file_close(f);
+	CHECK_OK(shelter_volume_stat(v, "s", &st, NULL));
+	CHECK(st.size == 9002 && st.type == SHELTER_FT_REG && st.mode == 0600);
+	CHECK_OK(shelter_volume_chmod(v, "s", 0640, NULL));
+	CHECK_OK(shelter_volume_stat(v, "s", &st, NULL));
+	CHECK(st.mode == 0640 && st.size == 9002);
+	shelter_volume_close(v);
+}
+
+static void rename_replaces_and_unlinked_open_file_lives(void)
+{
+	struct shelter_volume *v = fresh_volume(NULL);
+	struct shelter_file *f = NULL;
+	uint8_t buf[16], *data = NULL;
+	size_t got, size;
+
+	CHECK(v != NULL);
+	CHECK_OK(put(v, "dump.rdb", "old", 3));
+	CHECK_OK(put(v, "temp.rdb", "new!", 4));
+	CHECK_OK(shelter_file_open(v, "dump.rdb", SHELTER_O_RDONLY, 0, &f, NULL));
+	CHECK_OK(shelter_volume_rename(v, "temp.rdb", "dump.rdb", NULL));
+	CHECK_OK(get(v, "dump.rdb", &data, &size, NULL));
+	CHECK(size == 4 && memcmp(data, "new!", 4) == 0);
+	free(data);
+	CHECK_RC(shelter_volume_unlink(v, "temp.rdb", NULL), SHELTER_E_NOENT);
+	/* the replaced file is still readable through the handle opened before */
+	CHECK_OK(shelter_file_pread(f, buf, sizeof(buf), 0, &got, NULL));
+	CHECK(got == 3 && memcmp(buf, "old", 3) == 0);
+	shelter_file_close(f);
+	CHECK_OK(shelter_volume_rename(v, "dump.rdb", "dump.rdb", NULL));
+	CHECK_OK(shelter_volume_mkdir(v, "a", 0755, NULL));
+	CHECK_OK(shelter_volume_mkdir(v, "b", 0755, NULL));
+	CHECK_OK(shelter_volume_rename(v, "a", "b", NULL)); /* empty dir over empty dir */
+	CHECK_OK(shelter_volume_rename(v, "dump.rdb", "b/moved", NULL));
+	CHECK_OK(get(v, "b/moved", &data, &size, NULL));
+	CHECK(size == 4);
+	free(data);
+	shelter_volume_close(v);
+}
+
+static void reopen_after_rollover_keeps_everything(void)
+{
+	struct shelter_volume_options opts = { .segment_size = 65536 };
+	struct shelter_volume *v = fresh_volume(&opts);
+	uint8_t data[50000], *back = NULL, tag[32], tag2[32];
+	char vdir[300], name[32];
+	size_t size;
+
+	CHECK(v != NULL);
+	snprintf(vdir, sizeof(vdir), "%s/v%d", root, counter - 1);
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i ^ (i >> 8));
+	for (int i = 0; i < 12; i++) {
+		snprintf(name, sizeof(name), "file%02d", i);
+		CHECK_OK(put(v, name, data, sizeof(data) - (size_t)i * 1000));
+	}
+	CHECK_OK(shelter_volume_sync(v, NULL));
+	CHECK_OK(shelter_volume_tag(v, tag, NULL));
+	shelter_volume_close(v);
+	opts.expected_tag = tag;
+	CHECK_OK(shelter_volume_open(vdir, key, &opts, &v, NULL));
+	CHECK_OK(shelter_volume_tag(v, tag2, NULL));
+	CHECK_MEM(tag, tag2, 32);
+	for (int i = 0; i < 12; i++) {
+		snprintf(name, sizeof(name), "file%02d", i);
+		CHECK_OK(get(v, name, &back, &size, NULL));
+		CHECK(size == sizeof(data) - (size_t)i * 1000 && memcmp(back, data, size) == 0);
+		free(back);
+	}
+	shelter_volume_close(v);
+	CHECK_OK(shelter_volume_verify(vdir, key, tag, NULL, NULL, NULL));
+	{
+		char seg[400];
+		struct stat st;
+
+		snprintf(seg, sizeof(seg), "%s/log/0000000000000009.seg", vdir);
+		CHECK(stat(seg, &st) == 0); /* 600 KB over 64 KiB segments */
+	}
+}
+
+static void forked_child_writes_are_seen_by_parent(void)
+{
+	struct shelter_volume *v = fresh_volume(NULL);
+	uint8_t *data = NULL, t1[32], t2[32];
+	size_t size;
+	int status, p[2];
+	pid_t pid;
+
+	CHECK(v != NULL);
+	CHECK(pipe(p) == 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		/* the child inherits the handle, as redis's BGSAVE child does */
+		int ok = put(v, "temp-1.rdb", "snapshot", 8) == 0 &&
+			 shelter_volume_rename(v, "temp-1.rdb", "dump.rdb", NULL) == 0 &&
+			 shelter_volume_tag(v, t1, NULL) == 0;
+
+		if (write(p[1], t1, 32) != 32)
+			ok = 0;
+		_exit(ok ? 0 : 1);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(read(p[0], t1, 32) == 32);
+	close(p[0]);
+	close(p[1]);
+	CHECK_OK(get(v, "dump.rdb", &data, &size, NULL));
+	CHECK(size == 8 && memcmp(data, "snapshot", 8) == 0);
+	free(data);
+	CHECK_OK(shelter_volume_tag(v, t2, NULL));
+	CHECK_MEM(t1, t2, 32);
+	shelter_volume_close(v);
+}
+
+int main(void)
+{
+	test_binary = "test_volume";
+	snprintf(root, sizeof(root), "/tmp/shelter-test-volume.XXXXXX");
+	if (mkdtemp(root) == NULL)
+		return 2;
+	for (int i = 0; i < 32; i++) {
+		key[i] = (uint8_t)(0xA0 + i);
+		other_key[i] = (uint8_t)(0x50 + i);
+	}
+	RUN(open_rejects_non_volumes);
+	RUN(create_refuses_non_empty_dir);
+	RUN(open_tells_wrong_key_from_damage);
+	RUN(open_refuses_newer_version_and_short_header);
+	RUN(namespace_errors_are_exact);
+	RUN(file_errors_are_exact);
+	RUN(tampered_chunk_refused_naming_file);
+	RUN(stale_tag_is_refused);
+	RUN(golden_v1_volume_reads_back);
+	RUN(writes_reads_sparse_and_truncate);
+	RUN(rename_replaces_and_unlinked_open_file_lives);
+	RUN(reopen_after_rollover_keeps_everything);
+	RUN(forked_child_writes_are_seen_by_parent);
+	{
+		char cmd[300];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+		if (system(cmd) != 0)
+			return 2;
+	}
+	return test_total_failed ? 1 : 0;
+}
