@@ -61,9 +61,11 @@ SHELTER_API SHELTER_MUST_USE int shelter_volume_create(const char *dir,
 						       const uint8_t key[SHELTER_VOLUME_KEY_SIZE],
 						       struct shelter_err *err);
 
-/* Open an existing volume: checks the key, replays and checks the log structure and
- * every metadata record (data chunks are authenticated when read), and repairs a
- * torn tail left by a crash. opts may be NULL. */
+/* Open an existing volume: checks the key, finds the newest checkpoint (§10) and
+ * authenticates every record logged since, checks the structure of the log, and
+ * repairs a torn tail left by a crash. Chunks inside the checkpoint are
+ * authenticated when read. A writer's open also removes segments a checkpoint has
+ * replaced and compacts when most of the log is dead. opts may be NULL. */
 SHELTER_API SHELTER_MUST_USE int shelter_volume_open(const char *dir,
 						     const uint8_t key[SHELTER_VOLUME_KEY_SIZE],
 						     const struct shelter_volume_options *opts,
@@ -77,6 +79,15 @@ SHELTER_API void shelter_volume_close(struct shelter_volume *vol);
 SHELTER_API SHELTER_MUST_USE int shelter_volume_tag(struct shelter_volume *vol,
 						    uint8_t out[SHELTER_VOLUME_TAG_SIZE],
 						    struct shelter_err *err);
+
+/* Rewrite the live state into a checkpoint and delete the log segments it replaces
+ * (§10), reclaiming the space of overwritten and deleted data and bounding the
+ * time the next open takes. Like any write it moves the tag on (by one seal
+ * record); the tags of the last 128 operations before it stay valid as expected
+ * tags. Holds the volume's write lock for the whole copy. Open runs it by itself
+ * when more than half of a log over 64 MiB is dead. */
+SHELTER_API SHELTER_MUST_USE int shelter_volume_compact(struct shelter_volume *vol,
+							struct shelter_err *err);
 
 /* Make every completed write durable (fdatasync of the log). */
 SHELTER_API SHELTER_MUST_USE int shelter_volume_sync(struct shelter_volume *vol,
@@ -146,7 +157,9 @@ SHELTER_API SHELTER_MUST_USE int shelter_file_pread(struct shelter_file *f, void
 						    struct shelter_err *err);
 /* Write all size bytes at off (or at end of file for an O_APPEND handle, where
  * *out_off, when non-NULL, receives the offset used). Visible to every process on
- * return; durable after shelter_file_sync. */
+ * return; durable after shelter_file_sync. Each run of up to 1 MiB (256 chunks) is
+ * one atomic operation (§5.3); when a later run fails, the earlier ones stay
+ * written, as after a short write(2). */
 SHELTER_API SHELTER_MUST_USE int shelter_file_pwrite(struct shelter_file *f, const void *buf,
 						     size_t size, uint64_t off,
 						     uint64_t *out_off, struct shelter_err *err);

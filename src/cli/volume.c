@@ -35,6 +35,7 @@ static const char volume_help[] =
 	"  ls DIR [PATH]              list a directory (or describe one file)\n"
 	"  mkdir DIR PATH             create a directory and its parents\n"
 	"  rm DIR PATH                remove a file, symlink or empty directory\n"
+	"  compact DIR                reclaim the space of overwritten and deleted data\n"
 	"  tag DIR                    print the volume tag (64 hex characters)\n"
 	"  verify DIR [--tag HEX]     check every byte; with --tag, also freshness\n"
 	"\n"
@@ -538,6 +539,45 @@ static int do_tag(const struct vopts *o)
 	return CLI_OK;
 }
 
+static uint64_t log_size(const char *dir)
+{
+	char path[4096];
+	uint64_t total = 0;
+	struct dirent *e;
+	struct stat st;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/log", dir);
+	d = opendir(path);
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		snprintf(path, sizeof(path), "%s/log/%s", dir, e->d_name);
+		if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+			total += (uint64_t)st.st_size;
+	}
+	if (d != NULL)
+		closedir(d);
+	return total;
+}
+
+static int do_compact(const struct vopts *o)
+{
+	struct shelter_volume *vol = NULL;
+	struct shelter_err err;
+	uint64_t before = log_size(o->args[0]);
+	int rc = open_volume(o, &vol);
+
+	if (rc != CLI_OK)
+		return rc;
+	shelter_err_clear(&err);
+	rc = shelter_volume_compact(vol, &err);
+	shelter_volume_close(vol);
+	if (rc < 0)
+		return cli_fail("compact", &err);
+	fprintf(stderr, "compact: log %.1f MiB -> %.1f MiB\n", (double)before / 1048576.0,
+		(double)log_size(o->args[0]) / 1048576.0);
+	return CLI_OK;
+}
+
 /* ---- verify ---------------------------------------------------------------- */
 
 static const char *kind_name(int kind)
@@ -607,6 +647,7 @@ static const struct verb verbs[] = {
 	{ "ls", do_ls, 1, 2, "DIR [PATH]" },
 	{ "mkdir", do_mkdir, 2, 2, "DIR PATH" },
 	{ "rm", do_rm, 2, 2, "DIR PATH" },
+	{ "compact", do_compact, 1, 1, "DIR" },
 	{ "tag", do_tag, 1, 1, "DIR" },
 	{ "verify", do_verify, 1, 1, "DIR [--tag HEX]" },
 };

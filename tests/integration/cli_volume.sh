@@ -99,6 +99,18 @@ printf '\x02' | dd of=v.old/VOLUME bs=1 seek=11 conv=notrunc status=none
 expect newer_version 1 "format version 2 is newer" "$S" volume ls v.old --key-file new.key
 expect newer_version_verify 1 "format version 2 is newer" "$S" volume verify v.old --key-file new.key
 
+# --- compact ------------------------------------------------------------------------
+for i in 1 2 3 4 5; do "$S" volume put v churn --key-file new.key <big; done
+tag3=$("$S" volume tag v --key-file new.key)
+expect compact 0 'compact: log [0-9.]+ MiB -> [0-9.]+ MiB' "$S" volume compact v --key-file new.key
+expect compact_keeps_content 0 '^hello$' "$S" volume cat v docs/a/hello.txt --key-file new.key
+expect compact_old_tag_ok 0 '^ok: volume intact' "$S" volume verify v --key-file new.key --tag "$tag3"
+if [ "$(find v/log -name '*.seg' | wc -l)" -eq 2 ] && [ "$(cat v/log/*.seg | wc -c)" -lt 4000000 ]; then
+	echo "PASS cli_volume:compact_reclaims"
+else
+	echo "FAIL cli_volume:compact_reclaims ($(ls -l v/log))"; fails=$((fails + 1))
+fi
+
 # --- import and export --------------------------------------------------------------
 mkdir -p src/d1/d2 src/empty
 seq 1 50000 >src/d1/nums

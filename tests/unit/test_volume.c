@@ -1,6 +1,7 @@
 /* Protected volume library: include/shelter/volume.h, docs/formats/volume.md.
  * Negative cases first, each asserting the exact error code. */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -459,6 +460,235 @@ static void forked_child_writes_are_seen_by_parent(void)
 	shelter_volume_close(v);
 }
 
+static uint64_t log_bytes(const char *vdir, int *files)
+{
+	char cmd[400];
+	unsigned long long total = 0;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "ls -1 %s/log | wc -l; cat %s/log/*.seg | wc -c", vdir, vdir);
+	p = popen(cmd, "r");
+	if (p == NULL || fscanf(p, "%d %llu", files, &total) != 2)
+		total = 0;
+	if (p != NULL)
+		pclose(p);
+	return total;
+}
+
+static void compaction_reclaims_space_and_keeps_the_tag(void)
+{
+	struct shelter_volume_options opts = { .segment_size = 65536 };
+	struct shelter_volume *v = fresh_volume(&opts), *v2 = NULL;
+	struct shelter_file *orphan = NULL;
+	uint8_t data[30000], *back = NULL, tag[32], tag2[32], first_tag[32];
+	char vdir[300];
+	size_t size, got;
+	int files_before, files_after;
+	uint64_t before, after;
+
+	CHECK(v != NULL);
+	snprintf(vdir, sizeof(vdir), "%s/v%d", root, counter - 1);
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 13);
+	CHECK_OK(put(v, "keep", "kept", 4));
+	CHECK_OK(shelter_volume_tag(v, first_tag, NULL));
+	for (int round = 0; round < 130; round++) /* push first_tag out of the window */
+		CHECK_OK(shelter_volume_chmod(v, "keep", 0600 + (round & 7), NULL));
+	for (int round = 0; round < 20; round++)
+		CHECK_OK(put(v, "churn", data, sizeof(data)));
+	CHECK_OK(put(v, "doomed", data, 5000));
+	CHECK_OK(shelter_file_open(v, "doomed", SHELTER_O_RDONLY, 0, &orphan, NULL));
+	CHECK_OK(shelter_volume_unlink(v, "doomed", NULL));
+	CHECK_OK(shelter_volume_symlink(v, "keep", "sym", NULL));
+	CHECK_OK(shelter_volume_mkdirs(v, "a/b/c", 0700, NULL));
+	CHECK_OK(shelter_volume_tag(v, tag, NULL));
+	before = log_bytes(vdir, &files_before);
+	CHECK_OK(shelter_volume_compact(v, NULL));
+	after = log_bytes(vdir, &files_after);
+	CHECK(after < before / 5 && files_after == 2);
+	CHECK_OK(shelter_volume_tag(v, tag2, NULL));
+	CHECK(memcmp(tag, tag2, 32) != 0); /* the seal before the checkpoint is history */
+	/* the unlinked-but-open file still reads through its handle */
+	CHECK_OK(shelter_file_pread(orphan, data, 5000, 0, &got, NULL));
+	CHECK(got == 5000 && data[4999] == (uint8_t)(4999 * 13));
+	shelter_file_close(orphan);
+	CHECK_OK(put(v, "after", "x", 1));
+	shelter_volume_close(v);
+	opts.expected_tag = tag;
+	CHECK_OK(shelter_volume_open(vdir, key, &opts, &v, NULL));
+	CHECK_OK(get(v, "churn", &back, &size, NULL));
+	CHECK(size == sizeof(data) && back[29999] == (uint8_t)(29999 * 13));
+	free(back);
+	CHECK_OK(get(v, "keep", &back, &size, NULL));
+	CHECK(size == 4 && memcmp(back, "kept", 4) == 0);
+	free(back);
+	CHECK_OK(shelter_volume_readlink(v, "sym", (char *)data, 16, NULL));
+	CHECK(strcmp((char *)data, "keep") == 0);
+	{
+		struct shelter_stat st;
+
+		CHECK_RC(shelter_volume_stat(v, "doomed", &st, NULL), SHELTER_E_NOENT);
+	}
+	CHECK_OK(shelter_volume_compact(v, NULL)); /* a checkpoint over a checkpoint */
+	shelter_volume_close(v);
+	CHECK_OK(shelter_volume_verify(vdir, key, NULL, NULL, NULL, NULL));
+	/* history older than the recent window kept in the checkpoint is gone */
+	opts.expected_tag = first_tag;
+	CHECK_RC(shelter_volume_open(vdir, key, &opts, &v2, NULL), SHELTER_E_STALE);
+}
+
+static void compaction_by_another_process_is_followed(void)
+{
+	struct shelter_volume *v = fresh_volume(NULL), *mine = NULL;
+	uint8_t *back = NULL;
+	char vdir[300];
+	size_t size;
+	int status;
+	pid_t pid;
+
+	CHECK(v != NULL);
+	snprintf(vdir, sizeof(vdir), "%s/v%d", root, counter - 1);
+	CHECK_OK(put(v, "f", "version-1", 9));
+	CHECK_OK(put(v, "f", "version-2", 9));
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		/* an independent open in another process compacts and writes on */
+		int ok = shelter_volume_open(vdir, key, NULL, &mine, NULL) == 0 &&
+			 shelter_volume_compact(mine, NULL) == 0 &&
+			 put(mine, "g", "from-child", 10) == 0;
+
+		shelter_volume_close(mine);
+		_exit(ok ? 0 : 1);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK_OK(get(v, "f", &back, &size, NULL));
+	CHECK(size == 9 && memcmp(back, "version-2", 9) == 0);
+	free(back);
+	CHECK_OK(get(v, "g", &back, &size, NULL));
+	CHECK(size == 10 && memcmp(back, "from-child", 10) == 0);
+	free(back);
+	CHECK_OK(put(v, "h", "parent", 6));
+	shelter_volume_close(v);
+	CHECK_OK(shelter_volume_verify(vdir, key, NULL, NULL, NULL, NULL));
+}
+
+static void tampered_checkpoint_is_refused(void)
+{
+	struct shelter_volume *v = fresh_volume(NULL);
+	struct shelter_err err;
+	uint8_t data[8192], *back = NULL;
+	char vdir[300], seg[400];
+	struct stat st;
+	size_t size;
+
+	CHECK(v != NULL);
+	snprintf(vdir, sizeof(vdir), "%s/v%d", root, counter - 1);
+	memset(data, 0x5a, sizeof(data));
+	CHECK_OK(put(v, "data.bin", data, sizeof(data)));
+	CHECK_OK(shelter_volume_compact(v, NULL));
+	shelter_volume_close(v);
+	snprintf(seg, sizeof(seg), "%s/log/0000000000000002.seg", vdir);
+	CHECK(stat(seg, &st) == 0);
+	/* a chunk inside the checkpoint: open succeeds (chunks are checked when read),
+	 * the read fails naming the file, and verify reports it */
+	patch_byte(vdir, "log/0000000000000002.seg", 96 + 100, 0x01);
+	CHECK_OK(shelter_volume_open(vdir, key, NULL, &v, NULL));
+	CHECK_RC(get(v, "data.bin", &back, &size, &err), SHELTER_E_INTEGRITY);
+	CHECK(strstr(err.msg, "data.bin") != NULL);
+	free(back);
+	shelter_volume_close(v);
+	CHECK_RC(shelter_volume_verify(vdir, key, NULL, NULL, NULL, NULL), SHELTER_E_INTEGRITY);
+	patch_byte(vdir, "log/0000000000000002.seg", 96 + 100, 0x01);
+	/* the end record: the checkpoint cannot be used at all */
+	patch_byte(vdir, "log/0000000000000002.seg", st.st_size - 100, 0x01);
+	CHECK_RC(shelter_volume_open(vdir, key, NULL, &v, &err), SHELTER_E_INTEGRITY);
+	CHECK(strstr(err.msg, "checkpoint") != NULL);
+}
+
+static void huge_sparse_offset_costs_little(void)
+{
+	struct shelter_volume *v = fresh_volume(NULL);
+	struct shelter_file *f = NULL;
+	struct shelter_stat st;
+	uint64_t far = (UINT64_C(1) << 51) - 3;
+	uint8_t buf[8];
+	size_t got;
+	char vdir[300];
+
+	CHECK(v != NULL);
+	snprintf(vdir, sizeof(vdir), "%s/v%d", root, counter - 1);
+	CHECK_OK(shelter_file_open(v, "sparse", SHELTER_O_RDWR | SHELTER_O_CREAT, 0600, &f, NULL));
+	CHECK_OK(shelter_file_pwrite(f, "abcdef", 6, far, NULL, NULL));
+	CHECK_OK(shelter_file_pwrite(f, "0", 1, 0, NULL, NULL));
+	CHECK_OK(shelter_file_stat(f, &st, NULL));
+	CHECK(st.size == far + 6 && st.blocks == 3 * 8);
+	CHECK_OK(shelter_file_pread(f, buf, sizeof(buf), far - 1, &got, NULL));
+	CHECK(got == 7 && memcmp(buf, "\0abcdef", 7) == 0);
+	CHECK_OK(shelter_file_truncate(f, 1, NULL));
+	CHECK_OK(shelter_file_stat(f, &st, NULL));
+	CHECK(st.size == 1 && st.blocks == 8);
+	shelter_file_close(f);
+	shelter_volume_close(v);
+	CHECK_OK(shelter_volume_open(vdir, key, NULL, &v, NULL));
+	shelter_volume_close(v);
+}
+
+struct thread_arg {
+	const char *dir;
+	int id;
+	int ok;
+};
+
+static void *thread_writer(void *p)
+{
+	struct thread_arg *a = p;
+	struct shelter_volume *v = NULL;
+	char name[32], data[100];
+
+	a->ok = shelter_volume_open(a->dir, key, NULL, &v, NULL) == 0;
+	for (int i = 0; a->ok && i < 40; i++) {
+		struct shelter_file *f = NULL;
+		uint64_t at;
+
+		snprintf(name, sizeof(name), "t%d-%d", a->id, i % 5);
+		memset(data, 'a' + a->id, sizeof(data));
+		a->ok = put(v, name, data, sizeof(data)) == 0 &&
+			shelter_file_open(v, "shared", SHELTER_O_WRONLY | SHELTER_O_CREAT | SHELTER_O_APPEND,
+					  0600, &f, NULL) == 0 &&
+			shelter_file_pwrite(f, data, 10, 0, &at, NULL) == 0;
+		shelter_file_close(f);
+	}
+	shelter_volume_close(v);
+	return NULL;
+}
+
+/* Handles of one process exclude each other even though POSIX record locks are
+ * per process (lock.c). */
+static void handles_in_threads_of_one_process(void)
+{
+	struct shelter_volume *v = fresh_volume(NULL);
+	struct thread_arg args[4];
+	pthread_t t[4];
+	struct shelter_stat st;
+	char vdir[300];
+
+	CHECK(v != NULL);
+	snprintf(vdir, sizeof(vdir), "%s/v%d", root, counter - 1);
+	for (int i = 0; i < 4; i++) {
+		args[i] = (struct thread_arg){ .dir = vdir, .id = i };
+		CHECK(pthread_create(&t[i], NULL, thread_writer, &args[i]) == 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		CHECK(args[i].ok);
+	}
+	CHECK_OK(shelter_volume_stat(v, "shared", &st, NULL));
+	CHECK(st.size == 4 * 40 * 10);
+	shelter_volume_close(v);
+	CHECK_OK(shelter_volume_verify(vdir, key, NULL, NULL, NULL, NULL));
+}
+
 int main(void)
 {
 	test_binary = "test_volume";
@@ -482,6 +712,11 @@ int main(void)
 	RUN(rename_replaces_and_unlinked_open_file_lives);
 	RUN(reopen_after_rollover_keeps_everything);
 	RUN(forked_child_writes_are_seen_by_parent);
+	RUN(compaction_reclaims_space_and_keeps_the_tag);
+	RUN(compaction_by_another_process_is_followed);
+	RUN(tampered_checkpoint_is_refused);
+	RUN(huge_sparse_offset_costs_little);
+	RUN(handles_in_threads_of_one_process);
 	{
 		char cmd[300];
 

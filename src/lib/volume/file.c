@@ -155,6 +155,9 @@ static int write_group(struct shelter_volume *v, struct vs_inode *n, const uint8
 			memcpy(tmp + lo, pt, hi - lo);
 			pt = tmp;
 		}
+		/* §7.2: room in the chunk map first, so applying after the write cannot fail */
+		if (rc == 0 && vs_cm_reserve(&n->chunks, c) < 0)
+			rc = shelter_err_set(err, SHELTER_E_NOMEM, "chunk map: out of memory");
 		if (rc == 0)
 			rc = vol_emit_data(v, n->ino, c, pt, c == last, err);
 	}

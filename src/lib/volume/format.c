@@ -131,7 +131,7 @@ int vf_header_verify(const uint8_t buf[VF_HDR_SIZE], const struct vf_keys *keys,
 	return shelter_err_set(err, SHELTER_E_INTEGRITY, "volume header modified (MAC mismatch)");
 }
 
-/* §4 layout: magic 8 | version 4 | reserved 4 | segno 8 | first seq 8 | volume id 16 |
+/* §4 layout: magic 8 | version 4 | flags 4 | segno 8 | first seq 8 | volume id 16 |
  * salt 32 | mac 16 (HMAC over bytes 0..79, truncated). */
 void vf_seghdr_encode(const struct vf_seghdr *s, const struct vf_keys *keys,
 		      uint8_t out[VF_SEGHDR_SIZE])
@@ -143,7 +143,7 @@ void vf_seghdr_encode(const struct vf_seghdr *s, const struct vf_keys *keys,
 	shelter_wbuf_init(&w, out, VF_SEGHDR_SIZE);
 	shelter_wbuf_put_bytes(&w, seg_magic, 8);
 	shelter_wbuf_u32(&w, VF_VERSION);
-	shelter_wbuf_u32(&w, 0);
+	shelter_wbuf_u32(&w, s->flags);
 	shelter_wbuf_u64(&w, s->segno);
 	shelter_wbuf_u64(&w, s->first_seq);
 	shelter_wbuf_put_bytes(&w, s->volume_id, VF_ID_SIZE);
@@ -159,7 +159,7 @@ int vf_seghdr_decode(const uint8_t *buf, size_t size, const struct vf_keys *keys
 	struct shelter_rbuf r;
 	const uint8_t *magic;
 	uint8_t mac[SHELTER_SHA256_SIZE];
-	uint32_t version, reserved;
+	uint32_t version;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -170,12 +170,13 @@ int vf_seghdr_decode(const uint8_t *buf, size_t size, const struct vf_keys *keys
 	shelter_rbuf_init(&r, buf, size);
 	magic = shelter_rbuf_take(&r, 8);
 	version = shelter_rbuf_u32(&r);
-	reserved = shelter_rbuf_u32(&r);
+	out->flags = shelter_rbuf_u32(&r);
 	out->segno = shelter_rbuf_u64(&r);
 	out->first_seq = shelter_rbuf_u64(&r);
 	shelter_rbuf_get_bytes(&r, out->volume_id, VF_ID_SIZE);
 	shelter_rbuf_get_bytes(&r, out->salt, VF_SALT_SIZE);
-	if (memcmp(magic, seg_magic, 8) != 0 || version != VF_VERSION || reserved != 0)
+	if (memcmp(magic, seg_magic, 8) != 0 || version != VF_VERSION ||
+	    (out->flags & ~VF_SEG_CHECKPOINT) != 0)
 		return shelter_err_set(err, SHELTER_E_INTEGRITY, "segment header modified");
 	rc = shelter_hmac_sha256(keys->header, SHELTER_KEY_SIZE, buf, 80, mac, err);
 	if (rc < 0)
@@ -209,10 +210,12 @@ int vf_rec_parse(const uint8_t *buf, size_t avail, struct vf_rec *out)
 	ctlen = out->len - VF_REC_OVERHEAD;
 	switch (out->kind) {
 	case VF_KIND_DATA:
+	case VF_KIND_CKPT_DATA:
 		if (ctlen != VF_CHUNK || out->ino == 0)
 			return SHELTER_E_INTEGRITY;
 		break;
 	case VF_KIND_META:
+	case VF_KIND_CKPT_META:
 		if (ctlen == 0 || ctlen > VF_META_MAX || ctlen % VF_META_ALIGN != 0 ||
 		    out->ino != 0 || out->chunk != 0)
 			return SHELTER_E_INTEGRITY;
@@ -355,6 +358,26 @@ size_t vf_meta_encode(const struct vf_meta *m, uint8_t *out, size_t cap)
 	case VF_OP_SEAL:
 		shelter_wbuf_u64(&w, m->next_segno);
 		break;
+	case VF_OP_NODE:
+		shelter_wbuf_u64(&w, m->ino);
+		shelter_wbuf_u64(&w, m->parent);
+		shelter_wbuf_u8(&w, m->type);
+		shelter_wbuf_u32(&w, m->mode);
+		shelter_wbuf_u64(&w, m->size);
+		shelter_wbuf_u64(&w, (uint64_t)m->time_ns);
+		shelter_wbuf_u64(&w, (uint64_t)m->time2_ns);
+		put_name(&w, m->name, m->name_len);
+		if (m->type == 3)
+			put_name(&w, m->target, m->target_len);
+		break;
+	case VF_OP_INDEX:
+		if (m->count == 0 || m->count > VF_INDEX_MAX)
+			return 0;
+		shelter_wbuf_u64(&w, m->ino);
+		shelter_wbuf_u64(&w, m->first_index);
+		shelter_wbuf_u32(&w, m->count);
+		shelter_wbuf_put_bytes(&w, m->chunks, (size_t)m->count * 8);
+		break;
 	default:
 		return 0;
 	}
@@ -372,9 +395,64 @@ static int get_name(struct shelter_rbuf *r, const char **name, uint16_t *len)
 	return *name != NULL && vf_name_ok(*name, *len);
 }
 
+static int get_target(struct shelter_rbuf *r, struct vf_meta *m)
+{
+	m->target_len = shelter_rbuf_u16(r);
+	m->target = (const char *)shelter_rbuf_take(r, m->target_len);
+	return m->target != NULL && m->target_len != 0 && m->target_len < 4096 &&
+	       memchr(m->target, '\0', m->target_len) == NULL;
+}
+
+/* §10.2: NODE. The root (ino 1) alone has no parent and an empty name. */
+static int node_fields(struct shelter_rbuf *r, struct vf_meta *m)
+{
+	m->ino = shelter_rbuf_u64(r);
+	m->parent = shelter_rbuf_u64(r);
+	m->type = shelter_rbuf_u8(r);
+	m->mode = shelter_rbuf_u32(r);
+	m->size = shelter_rbuf_u64(r);
+	m->time_ns = (int64_t)shelter_rbuf_u64(r);
+	m->time2_ns = (int64_t)shelter_rbuf_u64(r);
+	if (m->ino == 1) {
+		if (shelter_rbuf_u16(r) != 0 || m->parent != 0 || m->type != 2)
+			return 0;
+	} else if (m->ino == 0 || m->parent == 0 || !get_name(r, &m->name, &m->name_len)) {
+		return 0;
+	}
+	if (m->type < 1 || m->type > 3 || (m->mode & ~07777u) != 0 ||
+	    m->size > (UINT64_C(1) << 52))
+		return 0;
+	return m->type != 3 || get_target(r, m);
+}
+
+/* §10.2: INDEX. Chunk numbers strictly ascend. */
+static int index_fields(struct shelter_rbuf *r, struct vf_meta *m)
+{
+	uint64_t prev = 0;
+
+	m->ino = shelter_rbuf_u64(r);
+	m->first_index = shelter_rbuf_u64(r);
+	m->count = shelter_rbuf_u32(r);
+	if (m->ino == 0 || m->first_index == 0 || m->count == 0 || m->count > VF_INDEX_MAX)
+		return 0;
+	m->chunks = shelter_rbuf_take(r, (size_t)m->count * 8);
+	for (uint32_t i = 0; m->chunks != NULL && i < m->count; i++) {
+		uint64_t c = shelter_load_be(m->chunks + 8 * i, 8);
+
+		if ((i > 0 && c <= prev) || c >= (UINT64_C(1) << 40))
+			return 0;
+		prev = c;
+	}
+	return m->chunks != NULL;
+}
+
 static int meta_fields(struct shelter_rbuf *r, struct vf_meta *m)
 {
 	switch (m->op) {
+	case VF_OP_NODE:
+		return node_fields(r, m);
+	case VF_OP_INDEX:
+		return index_fields(r, m);
 	case VF_OP_CREATE:
 		m->parent = shelter_rbuf_u64(r);
 		m->type = shelter_rbuf_u8(r);
@@ -382,13 +460,8 @@ static int meta_fields(struct shelter_rbuf *r, struct vf_meta *m)
 		m->time_ns = (int64_t)shelter_rbuf_u64(r);
 		if (!get_name(r, &m->name, &m->name_len) || m->type < 1 || m->type > 3)
 			return 0;
-		if (m->type == 3) {
-			m->target_len = shelter_rbuf_u16(r);
-			m->target = (const char *)shelter_rbuf_take(r, m->target_len);
-			if (m->target == NULL || m->target_len == 0 ||
-			    memchr(m->target, '\0', m->target_len) != NULL)
-				return 0;
-		}
+		if (m->type == 3 && !get_target(r, m))
+			return 0;
 		return (m->mode & ~07777u) == 0;
 	case VF_OP_UNLINK:
 		m->parent = shelter_rbuf_u64(r);
@@ -420,7 +493,53 @@ int vf_meta_decode(const uint8_t *pt, size_t len, struct vf_meta *out)
 	memset(out, 0, sizeof(*out));
 	shelter_rbuf_init(&r, pt, len);
 	out->op = shelter_rbuf_u8(&r);
-	if (!meta_fields(&r, out) || r.bad)
+	if (!meta_fields(&r, out) || r.bad || r.left >= VF_META_ALIGN) /* minimal padding */
+		return SHELTER_E_INTEGRITY;
+	for (size_t i = 0; i < r.left; i++)
+		if (r.p[i] != 0)
+			return SHELTER_E_INTEGRITY;
+	return 0;
+}
+
+/* §10.3 END layout: op 1 (= 8) | data count 8 | meta count 8 | next seq 8 |
+ * chain before 32 | recent count 4 | recent count x 32 | zeros to VF_CKPT_END_PT. */
+#define VF_OP_CKPT_END 8
+
+void vf_ckpt_end_encode(const struct vf_ckpt_end *e, uint8_t out[VF_CKPT_END_PT])
+{
+	struct shelter_wbuf w;
+
+	memset(out, 0, VF_CKPT_END_PT);
+	shelter_wbuf_init(&w, out, VF_CKPT_END_PT);
+	shelter_wbuf_u8(&w, VF_OP_CKPT_END);
+	shelter_wbuf_u64(&w, e->data_count);
+	shelter_wbuf_u64(&w, e->meta_count);
+	shelter_wbuf_u64(&w, e->next_seq);
+	shelter_wbuf_put_bytes(&w, e->chain_before, SHELTER_SHA256_SIZE);
+	shelter_wbuf_u32(&w, e->recent_count);
+	shelter_wbuf_put_bytes(&w, e->recent, (size_t)e->recent_count * SHELTER_SHA256_SIZE);
+}
+
+int vf_ckpt_end_decode(const uint8_t *pt, size_t len, struct vf_ckpt_end *out)
+{
+	struct shelter_rbuf r;
+
+	memset(out, 0, sizeof(*out));
+	if (len != VF_CKPT_END_PT)
+		return SHELTER_E_INTEGRITY;
+	shelter_rbuf_init(&r, pt, len);
+	if (shelter_rbuf_u8(&r) != VF_OP_CKPT_END)
+		return SHELTER_E_INTEGRITY;
+	out->data_count = shelter_rbuf_u64(&r);
+	out->meta_count = shelter_rbuf_u64(&r);
+	out->next_seq = shelter_rbuf_u64(&r);
+	shelter_rbuf_get_bytes(&r, out->chain_before, SHELTER_SHA256_SIZE);
+	out->recent_count = shelter_rbuf_u32(&r);
+	if (out->recent_count > VF_RECENT_MAX || out->next_seq == 0 ||
+	    out->data_count > (UINT64_C(1) << 40) || out->meta_count > (UINT64_C(1) << 40))
+		return SHELTER_E_INTEGRITY;
+	shelter_rbuf_get_bytes(&r, out->recent, (size_t)out->recent_count * SHELTER_SHA256_SIZE);
+	if (r.bad)
 		return SHELTER_E_INTEGRITY;
 	for (size_t i = 0; i < r.left; i++)
 		if (r.p[i] != 0)

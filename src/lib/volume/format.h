@@ -24,7 +24,21 @@
 #define VF_ID_SIZE 16u
 #define VF_SALT_SIZE 32u
 
-enum vf_kind { VF_KIND_DATA = 1, VF_KIND_META = 2 };
+enum vf_kind {
+	VF_KIND_DATA = 1,
+	VF_KIND_META = 2,
+	VF_KIND_CKPT_DATA = 3, /* §10: a chunk copied into a checkpoint */
+	VF_KIND_CKPT_META = 4, /* §10: NODE, INDEX and END of a checkpoint */
+};
+
+/* §4: segment header flags */
+#define VF_SEG_CHECKPOINT 0x1u
+
+/* §10: a checkpoint's END record has a fixed size and ends its segment file */
+#define VF_RECENT_MAX 128u
+#define VF_CKPT_END_PT 4224u
+#define VF_CKPT_END_REC (VF_CKPT_END_PT + VF_REC_OVERHEAD)
+#define VF_INDEX_MAX 2040u
 
 /* §5: record flags. A group is the records of one operation; it takes effect only
  * when its last record (flag END) is present, which makes every operation atomic
@@ -38,6 +52,8 @@ enum vf_op {
 	VF_OP_RENAME = 3,
 	VF_OP_SETATTR = 4,
 	VF_OP_SEAL = 5,
+	VF_OP_NODE = 6,   /* §10.2 checkpoint only */
+	VF_OP_INDEX = 7,  /* §10.2 checkpoint only */
 };
 
 struct vf_header {
@@ -49,6 +65,7 @@ struct vf_header {
 };
 
 struct vf_seghdr {
+	uint32_t flags;
 	uint64_t segno;
 	uint64_t first_seq;
 	uint8_t volume_id[VF_ID_SIZE];
@@ -78,7 +95,11 @@ struct vf_meta {
 	uint64_t ino;        /* SETATTR */
 	uint64_t size;       /* SETATTR */
 	uint64_t next_segno; /* SEAL */
-	int64_t time_ns;     /* CREATE, SETATTR */
+	int64_t time_ns;     /* CREATE, SETATTR; NODE mtime */
+	int64_t time2_ns;    /* NODE ctime */
+	uint64_t first_index; /* INDEX */
+	uint32_t count;      /* INDEX: chunk numbers at `chunks`, 8 bytes each */
+	const uint8_t *chunks;
 	const char *name;
 	uint16_t name_len;
 	const char *name2;   /* RENAME destination name */
@@ -145,6 +166,20 @@ size_t vf_meta_encode(const struct vf_meta *m, uint8_t *out, size_t cap);
 /* §5.2: decode and validate (names 1..255 bytes, no '/' or NUL, not "." or "..";
  * padding all zero). Returns 0 or SHELTER_E_INTEGRITY. */
 int vf_meta_decode(const uint8_t *pt, size_t len, struct vf_meta *out);
+
+/* §10.3: the END record of a checkpoint. */
+struct vf_ckpt_end {
+	uint64_t data_count;
+	uint64_t meta_count;
+	uint64_t next_seq;
+	uint8_t chain_before[SHELTER_SHA256_SIZE];
+	uint32_t recent_count;
+	uint8_t recent[VF_RECENT_MAX][SHELTER_SHA256_SIZE];
+};
+
+/* Encode into out[VF_CKPT_END_PT]; decode validates (0 or SHELTER_E_INTEGRITY). */
+void vf_ckpt_end_encode(const struct vf_ckpt_end *e, uint8_t out[VF_CKPT_END_PT]);
+int vf_ckpt_end_decode(const uint8_t *pt, size_t len, struct vf_ckpt_end *out);
 
 /* A name as §5.2 allows it. */
 int vf_name_ok(const char *name, size_t len);

@@ -14,6 +14,7 @@
 #define VOL_LOG_DIR "log"
 #define VOL_SEG_DEFAULT (UINT64_C(256) << 20)
 #define VOL_SEG_MIN (UINT64_C(64) << 10)
+#define VOL_SEG_MAX (UINT64_C(1) << 30) /* record offsets are 32-bit (§4) */
 #define VOL_CHUNKS_PER_GROUP 256u
 #define VOL_WINDOW (UINT64_C(4) << 20)
 
@@ -24,6 +25,7 @@ struct vol_seg {
 	struct shelter_aead *aead;
 	uint64_t end;   /* bytes of complete groups (§5.3) */
 	int sealed;
+	int checkpoint; /* §10: holds a checkpoint, not records of the chain */
 };
 
 /* One record of a group, as replay and append both hand it to apply (§7). */
@@ -56,7 +58,7 @@ struct shelter_volume {
 	char *dir;
 	int dirfd;
 	int logfd;
-	int lockfd;
+	struct vol_lockref *lref; /* shared by this process's handles (lock.c) */
 	int readonly;    /* verify: never writes, never repairs */
 	int poisoned;    /* the log no longer matches memory: refuse everything */
 	struct vf_keys *keys;
@@ -80,13 +82,22 @@ struct shelter_volume {
 	int expect_seen;
 	struct vol_report *report;
 	uint64_t torn_bytes;
+	/* §10.3: chain values at the latest group ends, oldest first from recent_head */
+	uint8_t recent[VF_RECENT_MAX][SHELTER_SHA256_SIZE];
+	uint32_t recent_count, recent_head;
+	uint64_t base_segno;  /* first segment of the live log (1 or a checkpoint) */
 };
 
 int64_t vol_now_ns(void);
 
-/* log.c */
+/* lock.c */
+struct vol_lockref;
+int vol_lock_attach(struct shelter_volume *v, int fd, struct shelter_err *err);
+void vol_lock_detach(struct shelter_volume *v);
 int vol_lock(struct shelter_volume *v, int exclusive, struct shelter_err *err);
 void vol_unlock(struct shelter_volume *v);
+
+/* log.c */
 int vol_catch_up(struct shelter_volume *v, int writable, struct shelter_err *err);
 int vol_load_segment(struct shelter_volume *v, uint64_t segno, struct shelter_err *err);
 int vol_new_segment(struct shelter_volume *v, uint64_t segno, uint64_t first_seq,
@@ -102,6 +113,21 @@ int vol_read_chunk(struct shelter_volume *v, const struct vs_inode *n, uint64_t 
 		   uint8_t out[VF_CHUNK], struct shelter_err *err);
 int vol_problem(struct shelter_volume *v, int kind, const char *where, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+void vol_seg_name(char *buf, size_t size, uint64_t segno);
+int vol_pread_full(int fd, void *buf, size_t size, uint64_t off, size_t *out_got);
+int vol_write_all(int fd, const uint8_t *buf, size_t size, uint64_t off);
+int vol_seal(struct shelter_volume *v, int open_next, struct shelter_err *err);
+void vol_recent_push(struct shelter_volume *v, const uint8_t chain[SHELTER_SHA256_SIZE]);
+
+/* checkpoint.c */
+int vol_find_start(struct shelter_volume *v, struct shelter_err *err);
+int vol_ckpt_load(struct shelter_volume *v, uint32_t segidx, struct shelter_err *err);
+int vol_compact(struct shelter_volume *v, struct shelter_err *err);
+int vol_cleanup(struct shelter_volume *v, struct shelter_err *err);
+int vol_should_compact(const struct shelter_volume *v);
+int vol_higher_segment_exists(struct shelter_volume *v, uint64_t segno);
+/* "<16 lowercase hex>.seg" with a non-zero number */
+int vol_parse_seg_name(const char *name, uint64_t *segno);
 
 /* volume.c */
 int vol_enter(struct shelter_volume *v, int exclusive, struct shelter_err *err);

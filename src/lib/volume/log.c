@@ -31,31 +31,7 @@ int vol_problem(struct shelter_volume *v, int kind, const char *where, const cha
 	return kind;
 }
 
-int vol_lock(struct shelter_volume *v, int exclusive, struct shelter_err *err)
-{
-	struct flock fl = { .l_type = exclusive ? F_WRLCK : F_RDLCK, .l_whence = SEEK_SET };
-
-	if (v->poisoned)
-		return shelter_err_set(err, SHELTER_E_INTEGRITY,
-				       "volume '%s' failed an integrity check earlier; reopen it",
-				       v->dir);
-	if (v->lockfd < 0)
-		return 0;
-	while (fcntl(v->lockfd, F_SETLKW, &fl) < 0)
-		if (errno != EINTR)
-			return shelter_err_errno(err, errno, "lock volume '%s'", v->dir);
-	return 0;
-}
-
-void vol_unlock(struct shelter_volume *v)
-{
-	struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET };
-
-	if (v->lockfd >= 0)
-		(void)fcntl(v->lockfd, F_SETLK, &fl);
-}
-
-static void seg_name(char *buf, size_t size, uint64_t segno)
+void vol_seg_name(char *buf, size_t size, uint64_t segno)
 {
 	snprintf(buf, size, "%016" PRIx64 ".seg", segno);
 }
@@ -72,7 +48,7 @@ void vol_segs_free(struct shelter_volume *v)
 	v->nsegs = v->cap_segs = 0;
 }
 
-static int pread_full(int fd, void *buf, size_t size, uint64_t off, size_t *out_got)
+int vol_pread_full(int fd, void *buf, size_t size, uint64_t off, size_t *out_got)
 {
 	size_t got = 0;
 
@@ -131,13 +107,17 @@ static int seg_check(struct shelter_volume *v, uint64_t segno, const uint8_t *bu
 	if (rc == SHELTER_E_INTEGRITY && got >= VF_SEGHDR_SIZE &&
 	    memcmp(sh->volume_id, v->hdr.volume_id, VF_ID_SIZE) != 0)
 		return shelter_err_set(err, SHELTER_E_SWAPPED, "segment belongs to another volume");
+	if (rc == 0 && memcmp(sh->volume_id, v->hdr.volume_id, VF_ID_SIZE) != 0)
+		rc = shelter_err_set(err, SHELTER_E_SWAPPED, "segment belongs to another volume");
 	if (rc < 0)
 		return rc;
 	if (sh->segno != segno)
 		return shelter_err_set(err, SHELTER_E_SWAPPED,
 				       "file holds segment %" PRIu64 ", not %" PRIu64, sh->segno,
 				       segno);
-	if (sh->first_seq != v->next_seq)
+	if ((sh->flags & VF_SEG_CHECKPOINT) != 0 && sh->first_seq != 1)
+		return shelter_err_set(err, SHELTER_E_INTEGRITY, "checkpoint header modified");
+	if ((sh->flags & VF_SEG_CHECKPOINT) == 0 && sh->first_seq != v->next_seq)
 		return shelter_err_set(err, SHELTER_E_SWAPPED,
 				       "segment starts at record %" PRIu64 ", expected %" PRIu64,
 				       sh->first_seq, v->next_seq);
@@ -152,7 +132,7 @@ int vol_load_segment(struct shelter_volume *v, uint64_t segno, struct shelter_er
 	size_t got = 0;
 	int fd, rc;
 
-	seg_name(name, sizeof(name), segno);
+	vol_seg_name(name, sizeof(name), segno);
 	fd = openat(v->logfd, name, (v->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		rc = shelter_err_errno(err, errno, "segment %" PRIu64 " (log/%s)", segno, name);
@@ -161,17 +141,21 @@ int vol_load_segment(struct shelter_volume *v, uint64_t segno, struct shelter_er
 								segno, name)
 					     : rc;
 	}
-	rc = pread_full(fd, buf, sizeof(buf), 0, &got);
+	rc = vol_pread_full(fd, buf, sizeof(buf), 0, &got);
 	if (rc < 0)
 		rc = shelter_err_errno(err, -rc, "read segment header");
 	else
 		rc = seg_check(v, segno, buf, got, &sh, err);
 	if (rc == 0)
 		rc = seg_attach(v, &sh, fd, err);
-	if (rc < 0) {
+	else
 		close(fd);
-		return shelter_err_wrap(err, rc, "segment %" PRIu64 " (log/%s)", segno, name);
+	if (rc == 0 && (sh.flags & VF_SEG_CHECKPOINT) != 0) {
+		v->segs[v->nsegs - 1].checkpoint = 1;
+		rc = vol_ckpt_load(v, (uint32_t)(v->nsegs - 1), err);
 	}
+	if (rc < 0)
+		return shelter_err_wrap(err, rc, "segment %" PRIu64 " (log/%s)", segno, name);
 	return 0;
 }
 
@@ -188,7 +172,7 @@ int vol_new_segment(struct shelter_volume *v, uint64_t segno, uint64_t first_seq
 	if (rc < 0)
 		return rc;
 	vf_seghdr_encode(&sh, v->keys, buf);
-	seg_name(name, sizeof(name), segno);
+	vol_seg_name(name, sizeof(name), segno);
 	snprintf(tmp, sizeof(tmp), ".tmp-%s-%ld", name, (long)getpid());
 	(void)unlinkat(dirfd, tmp, 0);
 	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -206,10 +190,11 @@ int vol_new_segment(struct shelter_volume *v, uint64_t segno, uint64_t first_seq
 }
 
 /* §8.1: damage a crash can leave: a record cut by the end of the file, or one with a
- * page the disk never wrote (reads as zeros). Anything else is tampering. */
+ * 512-byte sector the disk never wrote (reads as zeros). Anything else is tampering. */
+#define SECTOR 512u
 static int looks_torn(int fd, uint64_t pos, uint64_t size, int parse_rc, uint32_t len)
 {
-	uint8_t page[4096];
+	uint8_t page[SECTOR];
 	uint64_t end, p;
 
 	if (parse_rc == SHELTER_E_TRUNCATED)
@@ -217,10 +202,10 @@ static int looks_torn(int fd, uint64_t pos, uint64_t size, int parse_rc, uint32_
 	end = pos + (len >= VF_REC_HDR && len <= VF_REC_MAX ? len : VF_REC_HDR);
 	if (end > size)
 		end = size;
-	for (p = pos / 4096 * 4096; p < end; p += 4096) {
+	for (p = pos / SECTOR * SECTOR; p < end; p += SECTOR) {
 		size_t got = 0, i;
 
-		if (pread_full(fd, page, sizeof(page), p, &got) < 0)
+		if (vol_pread_full(fd, page, sizeof(page), p, &got) < 0)
 			return 0;
 		for (i = 0; i < got && page[i] == 0; i++)
 			;
@@ -235,8 +220,18 @@ static int seg_exists(struct shelter_volume *v, uint64_t segno)
 	char name[64];
 	struct stat st;
 
-	seg_name(name, sizeof(name), segno);
+	vol_seg_name(name, sizeof(name), segno);
 	return fstatat(v->logfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+void vol_recent_push(struct shelter_volume *v, const uint8_t chain[SHELTER_SHA256_SIZE])
+{
+	memcpy(v->recent[v->recent_head], chain, SHELTER_SHA256_SIZE);
+	v->recent_head = (v->recent_head + 1) % VF_RECENT_MAX;
+	if (v->recent_count < VF_RECENT_MAX)
+		v->recent_count++;
+	if (v->expect != NULL && memcmp(chain, v->expect, SHELTER_SHA256_SIZE) == 0)
+		v->expect_seen = 1;
 }
 
 static void group_reset(struct shelter_volume *v)
@@ -369,7 +364,7 @@ static int window_fill(struct shelter_volume *v, struct scan *sc, struct shelter
 	if (want > VOL_WINDOW)
 		want = VOL_WINDOW;
 	sc->pos = s->end;
-	rc = pread_full(s->fd, v->window, want, sc->pos, &got);
+	rc = vol_pread_full(s->fd, v->window, want, sc->pos, &got);
 	if (rc < 0)
 		return shelter_err_errno(err, -rc, "read segment %" PRIu64, s->segno);
 	sc->have = got;
@@ -412,8 +407,7 @@ static int group_done(struct shelter_volume *v, struct scan *sc, uint64_t end,
 	v->segs[sc->segidx].sealed = sealed;
 	v->next_seq += v->grp->count;
 	memcpy(v->chain, sc->chain, sizeof(sc->chain));
-	if (v->expect != NULL && memcmp(v->chain, v->expect, sizeof(v->chain)) == 0)
-		v->expect_seen = 1;
+	vol_recent_push(v, v->chain);
 	group_reset(v);
 	return sealed;
 }
@@ -508,8 +502,18 @@ int vol_catch_up(struct shelter_volume *v, int writable, struct shelter_err *err
 			break;
 		if (!s->sealed)
 			return 0;
+		if (!seg_exists(v, s->segno + 1) && vol_higher_segment_exists(v, s->segno + 1)) {
+			rc = shelter_err_set(err, SHELTER_E_MISSING,
+					     "segment %" PRIu64 " missing", s->segno + 1);
+			break;
+		}
 		if (!seg_exists(v, s->segno + 1) && writable) {
-			/* crash between a durable seal and the next segment (§8.2) */
+			/* crash between the seal and the next segment (§8.2): make the seal
+			 * durable first, or a power cut could keep the new segment only */
+			if (fdatasync(s->fd) < 0) {
+				rc = shelter_err_errno(err, errno, "sync segment %" PRIu64, s->segno);
+				break;
+			}
 			rc = vol_new_segment(v, s->segno + 1, v->next_seq, v->logfd, err);
 			if (rc < 0)
 				break;
@@ -538,22 +542,24 @@ static int ensure_wbuf(struct shelter_volume *v, size_t need, struct shelter_err
 	return 0;
 }
 
-static int seal_segment(struct shelter_volume *v, struct shelter_err *err)
+int vol_seal(struct shelter_volume *v, int open_next, struct shelter_err *err)
 {
 	struct vol_seg *s = &v->segs[v->nsegs - 1];
 	struct vf_meta m = { .op = VF_OP_SEAL, .next_segno = s->segno + 1 };
 	int rc;
 
+	rc = ensure_wbuf(v, 2 * VF_REC_MAX, err);
 	v->wlen = 0;
 	group_reset(v);
-	rc = vol_emit_meta(v, &m, 1, err);
+	if (rc == 0)
+		rc = vol_emit_meta(v, &m, 1, err);
 	if (rc == 0)
 		rc = vol_commit(v, err);
 	if (rc == 0 && fdatasync(s->fd) < 0)
 		rc = shelter_err_errno(err, errno, "sync segment %" PRIu64, s->segno);
-	if (rc == 0)
+	if (rc == 0 && open_next)
 		rc = vol_new_segment(v, s->segno + 1, v->next_seq, v->logfd, err);
-	if (rc == 0)
+	if (rc == 0 && open_next)
 		rc = vol_load_segment(v, s->segno + 1, err);
 	return rc;
 }
@@ -570,7 +576,7 @@ int vol_begin(struct shelter_volume *v, size_t records, struct shelter_err *err)
 		return shelter_err_set(err, SHELTER_E_INTERNAL, "group too large");
 	rc = ensure_wbuf(v, need, err);
 	if (rc == 0 && s->end + need > v->segment_size && s->end > VF_SEGHDR_SIZE)
-		rc = seal_segment(v, err);
+		rc = vol_seal(v, 1, err);
 	v->wlen = 0;
 	group_reset(v);
 	return rc;
@@ -616,7 +622,7 @@ int vol_emit_data(struct shelter_volume *v, uint64_t ino, uint64_t chunk, const 
 	return emit(v, VF_KIND_DATA, ino, chunk, pt, VF_CHUNK, last, err);
 }
 
-static int write_all(int fd, const uint8_t *buf, size_t size, uint64_t off)
+int vol_write_all(int fd, const uint8_t *buf, size_t size, uint64_t off)
 {
 	size_t done = 0;
 
@@ -640,7 +646,7 @@ int vol_commit(struct shelter_volume *v, struct shelter_err *err)
 	size_t off = 0;
 	int e, rc;
 
-	e = write_all(s->fd, v->wbuf, v->wlen, s->end);
+	e = vol_write_all(s->fd, v->wbuf, v->wlen, s->end);
 	if (e != 0) {
 		/* leave no partial group behind; if even that fails, stop writing */
 		if (ftruncate(s->fd, (off_t)s->end) < 0)
@@ -674,21 +680,24 @@ int vol_read_chunk(struct shelter_volume *v, const struct vs_inode *n, uint64_t 
 	struct vol_seg *s;
 	struct vf_rec rec;
 	size_t got = 0;
+	uint64_t off;
 	char path[512];
 	int rc;
 
-	if (chunk >= n->nchunks || n->chunks[chunk].seq == 0) {
+	if (vs_cm_get(&n->chunks, chunk) == NULL) {
 		memset(out, 0, VF_CHUNK);
 		return 0;
 	}
-	loc = n->chunks[chunk];
+	loc = *vs_cm_get(&n->chunks, chunk);
 	s = &v->segs[loc.seg];
-	rc = pread_full(s->fd, rec_buf, sizeof(rec_buf), loc.off, &got);
+	/* §10.1: checkpoint chunks sit at fixed places, in index order */
+	off = s->checkpoint ? VF_SEGHDR_SIZE + (loc.seq - 1) * (uint64_t)VF_DATA_REC_SIZE : loc.off;
+	rc = vol_pread_full(s->fd, rec_buf, sizeof(rec_buf), off, &got);
 	if (rc < 0)
 		return shelter_err_errno(err, -rc, "read chunk %" PRIu64, chunk);
 	rc = vf_rec_parse(rec_buf, got, &rec);
-	if (rc == 0 && (rec.kind != VF_KIND_DATA || rec.seq != loc.seq || rec.ino != n->ino ||
-			rec.chunk != chunk))
+	if (rc == 0 && (rec.kind != (s->checkpoint ? VF_KIND_CKPT_DATA : VF_KIND_DATA) ||
+			rec.seq != loc.seq || rec.ino != n->ino || rec.chunk != chunk))
 		rc = SHELTER_E_SWAPPED;
 	if (rc == 0)
 		rc = vf_rec_open(s->aead, v->hdr.volume_id, s->segno, &rec, out, NULL);
@@ -696,8 +705,10 @@ int vol_read_chunk(struct shelter_volume *v, const struct vs_inode *n, uint64_t 
 		vs_path(&v->st, n->ino, path, sizeof(path));
 		return shelter_err_set(err, rc == SHELTER_E_TRUNCATED ? rc : SHELTER_E_INTEGRITY,
 				       "chunk %" PRIu64 " of '%s' (segment %" PRIu64
-				       " offset %u): %s", chunk, path, s->segno, loc.off,
-				       rc == SHELTER_E_TRUNCATED ? "truncated" : "MAC mismatch");
+				       " offset %" PRIu64 "): %s", chunk, path, s->segno, off,
+				       rc == SHELTER_E_TRUNCATED ? "truncated"
+				       : rc == SHELTER_E_SWAPPED ? "record swapped"
+								 : "MAC mismatch");
 	}
 	return 0;
 }

@@ -97,7 +97,7 @@ static void inode_free(struct vs_inode *n)
 	for (size_t i = 0; i < n->nents; i++)
 		free(n->ents[i].name);
 	free(n->ents);
-	free(n->chunks);
+	vs_cm_free(&n->chunks);
 	free(n->target);
 	free(n->name);
 	free(n);
@@ -361,32 +361,72 @@ bad:
 			       (unsigned long long)seq);
 }
 
-static void drop_chunks_from(struct vs_inode *n, uint64_t first)
-{
-	for (uint64_t i = first; i < n->nchunks; i++) {
-		if (n->chunks[i].seq != 0)
-			n->stored--;
-		n->chunks[i].seq = 0;
-	}
-}
-
 static int apply_setattr(struct vs_state *s, uint64_t seq, const struct vf_meta *m,
 			 struct shelter_err *err)
 {
 	struct vs_inode *n = vs_get(s, m->ino);
 
-	if (n == NULL)
+	if (n == NULL && m->ino <= seq)
 		return 0; /* another process wrote to a file this one never saw alive */
+	if (n == NULL)
+		return shelter_err_set(err, SHELTER_E_INTEGRITY,
+				       "record %llu: attributes of a file created later",
+				       (unsigned long long)seq);
 	if (n->type != SHELTER_FT_REG && m->size != n->size)
 		return shelter_err_set(err, SHELTER_E_INTEGRITY,
 				       "record %llu: size change of a non-file",
 				       (unsigned long long)seq);
 	/* §7.2: no chunk record survives beyond the end of file, so extending a file
 	 * later can only ever expose zeros. */
-	drop_chunks_from(n, (m->size + VF_CHUNK - 1) / VF_CHUNK);
+	vs_cm_clear_from(&n->chunks, (m->size + VF_CHUNK - 1) / VF_CHUNK);
 	n->size = m->size;
 	n->mode = m->mode;
 	n->mtime_ns = n->ctime_ns = m->time_ns;
+	return 0;
+}
+
+static int node_matches(const struct vs_inode *n, const struct vf_meta *m)
+{
+	if (n->type != m->type)
+		return 0;
+	if (m->ino == VS_ROOT_INO)
+		return 1;
+	return n->parent == m->parent && n->name != NULL && strlen(n->name) == m->name_len &&
+	       memcmp(n->name, m->name, m->name_len) == 0;
+}
+
+int vs_apply_node(struct vs_state *s, const struct vf_meta *m, struct shelter_err *err)
+{
+	struct vs_inode *n = vs_get(s, m->ino), *dir;
+	int rc;
+
+	if (n == NULL) {
+		dir = dir_of(s, m->parent);
+		n = inode_new(m->ino, m->type, m->mode, m->time_ns);
+		rc = (dir == NULL || n == NULL) ? SHELTER_E_INTEGRITY
+						: set_link(n, m->parent, m->name, m->name_len);
+		if (rc == 0 && m->type == SHELTER_FT_LNK &&
+		    (n->target = strndup(m->target, m->target_len)) == NULL)
+			rc = SHELTER_E_NOMEM;
+		if (rc == 0)
+			rc = dir_insert(dir, m->name, m->name_len, m->ino);
+		if (rc == 0 && (rc = table_put(s, n)) < 0)
+			dir_remove(dir, vs_dir_find(dir, m->name, m->name_len));
+		if (rc < 0) {
+			inode_free(n);
+			return shelter_err_set(err, rc == SHELTER_E_NOMEM ? rc : SHELTER_E_INTEGRITY,
+					       "checkpoint node %llu does not fit the tree",
+					       (unsigned long long)m->ino);
+		}
+	} else if (!node_matches(n, m)) {
+		return shelter_err_set(err, SHELTER_E_INTEGRITY,
+				       "checkpoint node %llu differs from the replayed history",
+				       (unsigned long long)m->ino);
+	}
+	n->mode = m->mode;
+	n->size = m->type == SHELTER_FT_LNK ? m->target_len : m->size;
+	n->mtime_ns = m->time_ns;
+	n->ctime_ns = m->time2_ns;
 	return 0;
 }
 
@@ -426,22 +466,8 @@ int vs_apply_data(struct vs_state *s, uint64_t ino, uint64_t chunk, struct vs_ch
 		return shelter_err_set(err, SHELTER_E_INTEGRITY,
 				       "record %llu: data beyond the end of file %llu",
 				       (unsigned long long)loc.seq, (unsigned long long)ino);
-	if (chunk >= n->nchunks) {
-		uint64_t want = n->nchunks ? n->nchunks : 4;
-		struct vs_chunk *c;
-
-		while (want <= chunk)
-			want *= 2;
-		c = realloc(n->chunks, want * sizeof(*c));
-		if (c == NULL)
-			return shelter_err_set(err, SHELTER_E_NOMEM, "chunk table: out of memory");
-		memset(c + n->nchunks, 0, (want - n->nchunks) * sizeof(*c));
-		n->chunks = c;
-		n->nchunks = want;
-	}
-	if (n->chunks[chunk].seq == 0)
-		n->stored++;
-	n->chunks[chunk] = loc;
+	if (vs_cm_set(&n->chunks, chunk, loc) < 0)
+		return shelter_err_set(err, SHELTER_E_NOMEM, "chunk map: out of memory");
 	return 0;
 }
 

@@ -8,16 +8,11 @@
 #include <stdint.h>
 
 #include "shelter/error.h"
+#include "volume/chunkmap.h"
 #include "volume/format.h"
 
 #define VS_ROOT_INO 1u
 
-/* Where a chunk's latest DATA record lives; seq 0 means a hole (zeros). */
-struct vs_chunk {
-	uint64_t seq;
-	uint32_t seg;    /* index into the volume's segment table */
-	uint32_t off;    /* record offset within the segment */
-};
 
 struct vs_dirent {
 	char *name;
@@ -33,9 +28,7 @@ struct vs_inode {
 	int64_t ctime_ns;
 	uint64_t parent;       /* 0 when unlinked */
 	char *name;            /* entry name in parent; NULL for root and orphans */
-	struct vs_chunk *chunks;
-	uint64_t nchunks;      /* allocated length of chunks */
-	uint64_t stored;       /* chunks with a record */
+	struct vs_chunkmap chunks;
 	struct vs_dirent *ents; /* directories: sorted by name */
 	size_t nents, cap_ents;
 	char *target;          /* symlinks */
@@ -56,6 +49,10 @@ struct vs_inode *vs_get(const struct vs_state *s, uint64_t ino);
  * authenticated log never does. */
 int vs_apply_meta(struct vs_state *s, uint64_t seq, const struct vf_meta *m,
 		  struct shelter_err *err);
+
+/* §10.4: a checkpoint NODE: create the inode, or, when this process already has it
+ * (it followed the same history), check it matches and take its attributes. */
+int vs_apply_node(struct vs_state *s, const struct vf_meta *m, struct shelter_err *err);
 
 /* Record that chunk `chunk` of ino now lives at loc (§7.2). */
 int vs_apply_data(struct vs_state *s, uint64_t ino, uint64_t chunk, struct vs_chunk loc,

@@ -11,22 +11,9 @@
 #include "volume/internal.h"
 
 struct seglist {
-	uint64_t max;
+	uint64_t min, max;
 	uint64_t count;
 };
-
-static int is_seg_name(const char *name, uint64_t *segno)
-{
-	char *end;
-
-	if (strlen(name) != 20 || strcmp(name + 16, ".seg") != 0)
-		return 0;
-	for (int i = 0; i < 16; i++)
-		if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
-			return 0;
-	*segno = strtoull(name, &end, 16);
-	return end == name + 16 && *segno != 0;
-}
 
 static void report(struct vol_report *r, int kind, const char *where, const char *detail)
 {
@@ -63,13 +50,15 @@ static void check_names(const char *dir, struct vol_report *r, struct seglist *s
 		    strncmp(e->d_name, ".tmp-", 5) == 0)
 			continue;
 		snprintf(where, sizeof(where), "log/%s", e->d_name);
-		if (!is_seg_name(e->d_name, &no)) {
+		if (!vol_parse_seg_name(e->d_name, &no)) {
 			report(r, SHELTER_E_UNEXPECTED, where, "file does not belong to the volume");
 			continue;
 		}
 		segs->count++;
 		if (no > segs->max)
 			segs->max = no;
+		if (segs->min == 0 || no < segs->min)
+			segs->min = no;
 	}
 	if (d != NULL)
 		closedir(d);
@@ -95,17 +84,25 @@ int shelter_volume_verify(const char *dir, const uint8_t key[SHELTER_VOLUME_KEY_
 			*err = e;
 		return rc;
 	}
-	check_names(dir, &r, &segs);
-	if (segs.count != segs.max) {
-		char detail[128];
-
-		snprintf(detail, sizeof(detail), "%" PRIu64 " of segments 1..%" PRIu64 " present",
-			 segs.count, segs.max);
-		report(&r, SHELTER_E_MISSING, "log", detail);
-	}
 	if (rc < 0 && r.first == 0)
 		report(&r, rc, rc == SHELTER_E_STALE ? "volume" : "log", e.msg);
-	if (rc == 0 && v != NULL && v->nsegs < segs.max) {
+	check_names(dir, &r, &segs);
+	if (segs.count != segs.max - segs.min + 1) {
+		char detail[128];
+
+		snprintf(detail, sizeof(detail), "%" PRIu64 " of segments %" PRIu64 "..%" PRIu64
+			 " present", segs.count, segs.min, segs.max);
+		report(&r, SHELTER_E_MISSING, "log", detail);
+	}
+	if (rc == 0 && segs.min < v->base_segno) {
+		char detail[160];
+
+		snprintf(detail, sizeof(detail), "segments %" PRIu64 "..%" PRIu64 " are superseded "
+			 "by the checkpoint in segment %" PRIu64 " (the next writer removes them)",
+			 segs.min, v->base_segno - 1, v->base_segno);
+		report(&r, 0, "log", detail);
+	}
+	if (rc == 0 && v != NULL && v->segs[v->nsegs - 1].segno < segs.max) {
 		char detail[128];
 
 		snprintf(detail, sizeof(detail), "segments after %" PRIu64 " are not reachable",

@@ -21,7 +21,7 @@ int64_t vol_now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static int read_header(int dirfd, uint8_t buf[VF_HDR_SIZE], size_t *got,
+static int read_header(int dirfd, uint8_t buf[VF_HDR_SIZE + 1], size_t *got,
 		       struct shelter_err *err)
 {
 	int fd = openat(dirfd, VOL_HEADER_NAME, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -33,11 +33,14 @@ static int read_header(int dirfd, uint8_t buf[VF_HDR_SIZE], size_t *got,
 							 "no %s file: not a volume",
 							 VOL_HEADER_NAME)
 				       : shelter_err_errno(err, errno, "open %s", VOL_HEADER_NAME);
-	n = pread(fd, buf, VF_HDR_SIZE, 0);
+	n = pread(fd, buf, VF_HDR_SIZE + 1, 0);
 	close(fd);
 	if (n < 0)
 		return shelter_err_errno(err, errno, "read %s", VOL_HEADER_NAME);
 	*got = (size_t)n;
+	if (n > VF_HDR_SIZE)
+		return shelter_err_set(err, SHELTER_E_INTEGRITY, "%s is longer than %u bytes",
+				       VOL_HEADER_NAME, VF_HDR_SIZE);
 	return 0;
 }
 
@@ -49,8 +52,7 @@ static void vol_free(struct shelter_volume *v)
 	vs_free(&v->st);
 	if (v->keys != NULL)
 		shelter_secret_free(v->keys, sizeof(*v->keys));
-	if (v->lockfd >= 0)
-		close(v->lockfd);
+	vol_lock_detach(v);
 	if (v->logfd >= 0)
 		close(v->logfd);
 	if (v->dirfd >= 0)
@@ -70,7 +72,7 @@ static struct shelter_volume *vol_alloc(const char *dir)
 
 	if (v == NULL)
 		return NULL;
-	v->dirfd = v->logfd = v->lockfd = -1;
+	v->dirfd = v->logfd = -1;
 	pthread_mutex_init(&v->mu, NULL);
 	v->dir = strdup(dir);
 	v->keys = shelter_secret_alloc(sizeof(*v->keys));
@@ -91,11 +93,14 @@ static struct shelter_volume *vol_alloc(const char *dir)
 static int load_header(struct shelter_volume *v, const uint8_t key[SHELTER_VOLUME_KEY_SIZE],
 		       struct shelter_err *err)
 {
+	uint8_t raw[VF_HDR_SIZE + 1];
 	size_t got;
-	int rc = read_header(v->dirfd, v->hdr_raw, &got, err);
+	int rc = read_header(v->dirfd, raw, &got, err);
 
 	if (rc == 0)
-		rc = vf_header_peek(v->hdr_raw, got, &v->hdr, err);
+		rc = vf_header_peek(raw, got, &v->hdr, err);
+	if (rc == 0)
+		memcpy(v->hdr_raw, raw, VF_HDR_SIZE);
 	if (rc == 0)
 		rc = vf_keys_derive(key, v->hdr.salt, v->keys, err);
 	if (rc == 0)
@@ -107,17 +112,23 @@ static int load_header(struct shelter_volume *v, const uint8_t key[SHELTER_VOLUM
 
 static int open_files(struct shelter_volume *v, const char *dir, struct shelter_err *err)
 {
+	int fd;
+
 	v->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (v->dirfd < 0)
 		return shelter_err_errno(err, errno, "open directory");
 	v->logfd = openat(v->dirfd, VOL_LOG_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (v->logfd < 0 && errno != ENOENT)
 		return shelter_err_errno(err, errno, "open %s/", VOL_LOG_DIR);
-	/* §7.3: the lock file carries no data; recreating a deleted one is safe */
-	v->lockfd = openat(v->dirfd, VOL_LOCK_NAME,
-			   (v->readonly ? O_RDONLY : O_RDWR | O_CREAT) | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (v->lockfd < 0 && !(v->readonly && errno == ENOENT))
+	/* §7.3: the lock file carries no data, only the record lock */
+	fd = openat(v->dirfd, VOL_LOCK_NAME,
+		    (v->readonly ? O_RDWR : O_RDWR | O_CREAT) | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 && v->readonly && (errno == EACCES || errno == EROFS))
+		fd = openat(v->dirfd, VOL_LOCK_NAME, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && !(v->readonly && errno == ENOENT))
 		return shelter_err_errno(err, errno, "open %s", VOL_LOCK_NAME);
+	if (fd >= 0)
+		return vol_lock_attach(v, fd, err);
 	return 0;
 }
 
@@ -135,21 +146,33 @@ int vol_open_common(const char *dir, const uint8_t key[SHELTER_VOLUME_KEY_SIZE],
 	v->readonly = readonly;
 	v->report = report;
 	if (opts != NULL && opts->segment_size != 0)
-		v->segment_size = opts->segment_size < VOL_SEG_MIN ? VOL_SEG_MIN : opts->segment_size;
+		v->segment_size = opts->segment_size < VOL_SEG_MIN   ? VOL_SEG_MIN
+				  : opts->segment_size > VOL_SEG_MAX ? VOL_SEG_MAX
+								     : opts->segment_size;
 	v->expect = opts ? opts->expected_tag : NULL;
 	rc = open_files(v, dir, err);
 	if (rc == 0)
 		rc = load_header(v, key, err);
 	if (rc == 0 && v->logfd < 0)
 		rc = shelter_err_set(err, SHELTER_E_MISSING, "log directory missing");
-	if (rc == 0 && v->expect != NULL && memcmp(v->chain, v->expect, sizeof(v->chain)) == 0)
-		v->expect_seen = 1;
+	if (rc == 0)
+		vol_recent_push(v, v->chain); /* genesis: an ancestor of every state */
 	if (rc == 0)
 		rc = vol_lock(v, !readonly, err);
 	if (rc == 0) {
-		rc = vol_load_segment(v, 1, err);
+		rc = vol_find_start(v, err);
 		if (rc == 0)
 			rc = vol_catch_up(v, !readonly, err);
+		/* §8.1: a segment that ends without its seal must be the last one */
+		if (rc == 0 && !v->segs[v->nsegs - 1].sealed &&
+		    vol_higher_segment_exists(v, v->segs[v->nsegs - 1].segno))
+			rc = shelter_err_set(err, SHELTER_E_TRUNCATED,
+					     "segment %" PRIu64 " ends without its seal but later "
+					     "segments exist", v->segs[v->nsegs - 1].segno);
+		if (rc == 0 && !readonly)
+			rc = vol_cleanup(v, err);
+		if (rc == 0 && !readonly && vol_should_compact(v))
+			rc = vol_compact(v, err);
 		vol_unlock(v);
 	}
 	if (rc == 0 && v->expect != NULL && !v->expect_seen)
@@ -178,6 +201,28 @@ void shelter_volume_close(struct shelter_volume *vol)
 	vol_free(vol);
 }
 
+/* fsync the directory holding path, so a new entry in it is durable (§8.2). */
+static int sync_parent(const char *path)
+{
+	char *copy = strdup(path), *slash;
+	int fd, rc = -1;
+
+	if (copy == NULL)
+		return -1;
+	slash = strrchr(copy, '/');
+	if (slash == copy)
+		slash[1] = '\0';
+	else if (slash != NULL)
+		*slash = '\0';
+	fd = open(slash ? copy : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		rc = fsync(fd);
+		close(fd);
+	}
+	free(copy);
+	return rc;
+}
+
 static int make_dir(const char *dir, struct shelter_err *err)
 {
 	DIR *d;
@@ -185,7 +230,8 @@ static int make_dir(const char *dir, struct shelter_err *err)
 	int empty = 1;
 
 	if (mkdir(dir, 0700) == 0)
-		return 0;
+		return sync_parent(dir) < 0 ? shelter_err_errno(err, errno, "sync parent directory")
+					    : 0;
 	if (errno != EEXIST)
 		return shelter_err_errno(err, errno, "create directory");
 	d = opendir(dir);
@@ -301,6 +347,17 @@ int shelter_volume_tag(struct shelter_volume *vol, uint8_t out[SHELTER_VOLUME_TA
 	return 0;
 }
 
+int shelter_volume_compact(struct shelter_volume *vol, struct shelter_err *err)
+{
+	int rc = vol_enter(vol, 1, err);
+
+	if (rc < 0)
+		return rc;
+	rc = vol_compact(vol, err);
+	vol_leave(vol);
+	return rc;
+}
+
 int shelter_volume_sync(struct shelter_volume *vol, struct shelter_err *err)
 {
 	int rc = 0;
@@ -319,7 +376,7 @@ void vol_fill_stat(const struct vs_inode *n, struct shelter_stat *st)
 	st->type = n->type;
 	st->mode = n->mode;
 	st->size = n->size;
-	st->blocks = n->stored * (VF_CHUNK / 512);
+	st->blocks = n->chunks.stored * (VF_CHUNK / 512);
 	st->mtime_ns = n->mtime_ns;
 	st->ctime_ns = n->ctime_ns;
 	st->nlink = n->type == SHELTER_FT_DIR ? 2 : (n->parent != 0 || n->ino == VS_ROOT_INO);
@@ -628,8 +685,8 @@ int vol_set_size(struct shelter_volume *v, struct vs_inode *n, uint64_t size,
 {
 	uint8_t buf[VF_CHUNK];
 	uint64_t chunk = size / VF_CHUNK;
-	int partial = size < n->size && size % VF_CHUNK != 0 && chunk < n->nchunks &&
-		      n->chunks[chunk].seq != 0;
+	int partial = size < n->size && size % VF_CHUNK != 0 &&
+		      vs_cm_get(&n->chunks, chunk) != NULL;
 	int rc;
 
 	if (size > (UINT64_C(1) << 52))
