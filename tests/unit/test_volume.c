@@ -573,6 +573,56 @@ static void compaction_by_another_process_is_followed(void)
 	CHECK_OK(shelter_volume_verify(vdir, key, NULL, NULL, NULL, NULL));
 }
 
+/* A process idle while another compacts twice finds its next segments gone and
+ * resyncs from the newest checkpoint, keeping its open handles (§10.4). */
+static void lagging_process_resyncs_after_two_compactions(void)
+{
+	struct shelter_volume *v = fresh_volume(NULL), *other = NULL;
+	struct shelter_file *keep = NULL, *gone = NULL;
+	uint8_t *back = NULL, buf[16];
+	char vdir[300];
+	size_t size, got;
+	int status;
+	pid_t pid;
+
+	CHECK(v != NULL);
+	snprintf(vdir, sizeof(vdir), "%s/v%d", root, counter - 1);
+	CHECK_OK(put(v, "kept", "kept-data", 9));
+	CHECK_OK(put(v, "doomed", "doomed-data", 11));
+	CHECK_OK(shelter_file_open(v, "kept", SHELTER_O_RDWR, 0, &keep, NULL));
+	CHECK_OK(shelter_file_open(v, "doomed", SHELTER_O_RDONLY, 0, &gone, NULL));
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int ok = shelter_volume_open(vdir, key, NULL, &other, NULL) == 0 &&
+			 shelter_volume_unlink(other, "doomed", NULL) == 0 &&
+			 shelter_volume_compact(other, NULL) == 0 &&
+			 put(other, "second", "2", 1) == 0 &&
+			 shelter_volume_compact(other, NULL) == 0 &&
+			 put(other, "third", "3", 1) == 0;
+
+		shelter_volume_close(other);
+		_exit(ok ? 0 : 1);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK_OK(get(v, "third", &back, &size, NULL));
+	CHECK(size == 1 && back[0] == '3');
+	free(back);
+	CHECK_OK(shelter_file_pread(keep, buf, sizeof(buf), 0, &got, NULL));
+	CHECK(got == 9 && memcmp(buf, "kept-data", 9) == 0);
+	CHECK_OK(shelter_file_pwrite(keep, "K", 1, 0, NULL, NULL));
+	/* the file unlinked by the other process still reads through the old handle */
+	CHECK_OK(shelter_file_pread(gone, buf, sizeof(buf), 0, &got, NULL));
+	CHECK(got == 11 && memcmp(buf, "doomed-data", 11) == 0);
+	shelter_file_close(gone);
+	shelter_file_close(keep);
+	CHECK_OK(get(v, "kept", &back, &size, NULL));
+	CHECK(size == 9 && back[0] == 'K');
+	free(back);
+	shelter_volume_close(v);
+	CHECK_OK(shelter_volume_verify(vdir, key, NULL, NULL, NULL, NULL));
+}
+
 static void tampered_checkpoint_is_refused(void)
 {
 	struct shelter_volume *v = fresh_volume(NULL);
@@ -715,6 +765,7 @@ int main(void)
 	RUN(compaction_reclaims_space_and_keeps_the_tag);
 	RUN(compaction_by_another_process_is_followed);
 	RUN(tampered_checkpoint_is_refused);
+	RUN(lagging_process_resyncs_after_two_compactions);
 	RUN(huge_sparse_offset_costs_little);
 	RUN(handles_in_threads_of_one_process);
 	{

@@ -92,18 +92,24 @@ static int desc(const void *a, const void *b)
 	return x < y ? 1 : x > y ? -1 : 0;
 }
 
-/* §10.4: the live log starts at the newest checkpoint, or at segment 1. */
-int vol_find_start(struct shelter_volume *v, struct shelter_err *err)
+/* The newest checkpoint segment (*out = 0 when there is none); *lowest the lowest
+ * segment present. */
+static int newest_checkpoint(struct shelter_volume *v, uint64_t *out, uint64_t *lowest,
+			     struct shelter_err *err)
 {
 	uint8_t buf[VF_SEGHDR_SIZE];
-	uint64_t *list, start = 1;
+	uint64_t *list;
 	size_t n, got;
 	int rc = list_segments(v, &list, &n, err);
 
+	*out = 0;
+	*lowest = 0;
 	if (rc < 0)
 		return rc;
 	qsort(list, n, sizeof(*list), desc);
-	for (size_t i = 0; i < n; i++) {
+	if (n > 0)
+		*lowest = list[n - 1];
+	for (size_t i = 0; i < n && *out == 0; i++) {
 		struct vf_seghdr sh;
 		char name[64];
 		int fd;
@@ -115,17 +121,38 @@ int vol_find_start(struct shelter_volume *v, struct shelter_err *err)
 			(void)vol_pread_full(fd, buf, sizeof(buf), 0, &got);
 			close(fd);
 		}
-		/* an unreadable header stops the search: replay will name the damage */
-		if (vf_seghdr_decode(buf, got, v->keys, &sh, NULL) < 0)
-			break;
-		if (sh.flags & VF_SEG_CHECKPOINT) {
-			start = list[i];
+		/* headers appear only whole (temp file + rename), so one that does not
+		 * decode above the start of the live log is damage */
+		rc = vol_seghdr_check(v, buf, got, &sh, err);
+		if (rc < 0) {
+			rc = shelter_err_wrap(err, rc, "segment %" PRIu64 " (log/%s) header", list[i],
+					      name);
 			break;
 		}
+		if (sh.flags & VF_SEG_CHECKPOINT)
+			*out = list[i];
 	}
 	free(list);
-	v->base_segno = start;
-	return vol_load_segment(v, start, err);
+	return rc;
+}
+
+/* §10.4: the live log starts at the newest checkpoint, or at segment 1. */
+int vol_find_start(struct shelter_volume *v, struct shelter_err *err)
+{
+	uint64_t start, lowest;
+	int rc = newest_checkpoint(v, &start, &lowest, err);
+
+	if (rc < 0)
+		return rc;
+	if (start == 0 && lowest > 1)
+		return shelter_err_set(err, SHELTER_E_MISSING, "the start of the log is missing: no "
+				       "checkpoint and no segment 1 (lowest present: %" PRIu64 ")",
+				       lowest);
+	v->base_segno = start ? start : 1;
+	v->adopt_fresh = 1;
+	rc = vol_load_segment(v, v->base_segno, err);
+	v->adopt_fresh = 0;
+	return rc;
 }
 
 static int read_end(struct shelter_volume *v, struct vol_seg *s, uint64_t size,
@@ -171,8 +198,10 @@ static int apply_ckpt_meta(struct shelter_volume *v, uint32_t segidx, const uint
 		return shelter_err_set(err, SHELTER_E_INTEGRITY, "malformed checkpoint record");
 	if (m.op == VF_OP_NODE)
 		return vs_apply_node(&v->st, &m, err);
-	if (m.first_index + m.count - 1 > data_count)
+	if (m.first_index > data_count || m.count > data_count - m.first_index + 1)
 		return shelter_err_set(err, SHELTER_E_INTEGRITY, "checkpoint index out of range");
+	if (vs_get(&v->st, m.ino) == NULL)
+		return shelter_err_set(err, SHELTER_E_INTEGRITY, "checkpoint index for no file");
 	for (uint32_t i = 0; i < m.count; i++) {
 		struct vs_chunk loc = { m.first_index + i, segidx, 0 };
 
@@ -307,7 +336,7 @@ int vol_ckpt_load(struct shelter_volume *v, uint32_t segidx, struct shelter_err 
 {
 	struct vol_seg *s = &v->segs[segidx];
 	struct vf_ckpt_end *end = malloc(sizeof(*end));
-	int fresh = segidx == 0;
+	int fresh = v->adopt_fresh;
 	struct stat st;
 	uint64_t meta;
 	int rc = end == NULL ? shelter_err_set(err, SHELTER_E_NOMEM, "out of memory") : 0;
@@ -330,10 +359,45 @@ int vol_ckpt_load(struct shelter_volume *v, uint32_t segidx, struct shelter_err 
 			take_end(v, end);
 		s->end = (uint64_t)st.st_size;
 		s->sealed = 1;
-		release_old(v, segidx);
+		if (!fresh) /* a resync releases once it has carried its open files over */
+			release_old(v, segidx);
 	}
 	free(end);
 	return rc;
+}
+
+/* §10.4: this process fell behind by more than one compaction, so the segments it
+ * needs next are gone. Rebuild from the newest checkpoint, carrying over the inodes
+ * that open handles point to. */
+int vol_resync(struct shelter_volume *v, struct shelter_err *err)
+{
+	struct vs_state old = v->st;
+	uint64_t start, lowest;
+	int rc = newest_checkpoint(v, &start, &lowest, err);
+
+	if (rc < 0)
+		return rc;
+	if (start <= v->segs[v->nsegs - 1].segno)
+		return shelter_err_set(err, SHELTER_E_MISSING, "segment %" PRIu64 " missing",
+				       v->segs[v->nsegs - 1].segno + 1);
+	if (vs_init(&v->st, 0) < 0) {
+		v->st = old;
+		return shelter_err_set(err, SHELTER_E_NOMEM, "resync: out of memory");
+	}
+	v->adopt_fresh = 1;
+	rc = vol_load_segment(v, start, err);
+	v->adopt_fresh = 0;
+	if (rc == 0)
+		rc = vs_carry_open(&old, &v->st);
+	if (rc < 0) {
+		vs_free(&v->st);
+		v->st = old;
+		return rc;
+	}
+	vs_free(&old);
+	v->base_segno = start;
+	release_old(v, (uint32_t)(v->nsegs - 1));
+	return 0;
 }
 
 /* ---- writing ------------------------------------------------------------------ */
@@ -605,11 +669,17 @@ int vol_should_compact(const struct shelter_volume *v)
  * checkpoint as replay would, then drop what it replaces. */
 int vol_compact(struct shelter_volume *v, struct shelter_err *err)
 {
-	uint64_t segno = v->segs[v->nsegs - 1].segno;
-	int rc = vol_seal(v, 0, err);
+	uint64_t segno;
+	int rc = vol_begin(v, 0, err); /* a tail that can take the seal */
 
+	segno = v->segs[v->nsegs - 1].segno;
 	if (rc == 0)
+		rc = vol_seal(v, 0, err);
+	if (rc == 0) {
 		rc = write_checkpoint(v, segno + 1, err);
+		if (rc < 0)
+			(void)vol_catch_up(v, 1, NULL); /* give the sealed log its next segment */
+	}
 	if (rc == 0)
 		rc = vol_new_segment(v, segno + 2, v->next_seq, v->logfd, err);
 	if (rc == 0)

@@ -51,6 +51,7 @@ struct vol_report {
 	shelter_volume_problem_fn fn;
 	void *ctx;
 	int first;   /* kind of the first problem, 0 if none */
+	int error_reported; /* the error open returns has been reported already */
 };
 
 struct shelter_volume {
@@ -86,6 +87,7 @@ struct shelter_volume {
 	uint8_t recent[VF_RECENT_MAX][SHELTER_SHA256_SIZE];
 	uint32_t recent_count, recent_head;
 	uint64_t base_segno;  /* first segment of the live log (1 or a checkpoint) */
+	int adopt_fresh;      /* the checkpoint being loaded starts a new state (§10.4) */
 };
 
 int64_t vol_now_ns(void);
@@ -114,6 +116,8 @@ int vol_read_chunk(struct shelter_volume *v, const struct vs_inode *n, uint64_t 
 int vol_problem(struct shelter_volume *v, int kind, const char *where, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 void vol_seg_name(char *buf, size_t size, uint64_t segno);
+int vol_seghdr_check(struct shelter_volume *v, const uint8_t *buf, size_t got,
+		     struct vf_seghdr *sh, struct shelter_err *err);
 int vol_pread_full(int fd, void *buf, size_t size, uint64_t off, size_t *out_got);
 int vol_write_all(int fd, const uint8_t *buf, size_t size, uint64_t off);
 int vol_seal(struct shelter_volume *v, int open_next, struct shelter_err *err);
@@ -121,6 +125,7 @@ void vol_recent_push(struct shelter_volume *v, const uint8_t chain[SHELTER_SHA25
 
 /* checkpoint.c */
 int vol_find_start(struct shelter_volume *v, struct shelter_err *err);
+int vol_resync(struct shelter_volume *v, struct shelter_err *err);
 int vol_ckpt_load(struct shelter_volume *v, uint32_t segidx, struct shelter_err *err);
 int vol_compact(struct shelter_volume *v, struct shelter_err *err);
 int vol_cleanup(struct shelter_volume *v, struct shelter_err *err);

@@ -98,17 +98,25 @@ static int seg_attach(struct shelter_volume *v, const struct vf_seghdr *sh, int 
 	return rc;
 }
 
-/* §4: a segment must name itself, this volume, and continue the sequence. */
-static int seg_check(struct shelter_volume *v, uint64_t segno, const uint8_t *buf, size_t got,
+/* §4: decode a segment header of this volume; one from another volume (even under
+ * the same key, where its MAC fails) is reported as swapped. */
+int vol_seghdr_check(struct shelter_volume *v, const uint8_t *buf, size_t got,
 		     struct vf_seghdr *sh, struct shelter_err *err)
 {
 	int rc = vf_seghdr_decode(buf, got, v->keys, sh, err);
 
-	if (rc == SHELTER_E_INTEGRITY && got >= VF_SEGHDR_SIZE &&
+	if ((rc == 0 || (rc == SHELTER_E_INTEGRITY && got >= VF_SEGHDR_SIZE)) &&
 	    memcmp(sh->volume_id, v->hdr.volume_id, VF_ID_SIZE) != 0)
 		return shelter_err_set(err, SHELTER_E_SWAPPED, "segment belongs to another volume");
-	if (rc == 0 && memcmp(sh->volume_id, v->hdr.volume_id, VF_ID_SIZE) != 0)
-		rc = shelter_err_set(err, SHELTER_E_SWAPPED, "segment belongs to another volume");
+	return rc;
+}
+
+/* §4: a segment must name itself, this volume, and continue the sequence. */
+static int seg_check(struct shelter_volume *v, uint64_t segno, const uint8_t *buf, size_t got,
+		     struct vf_seghdr *sh, struct shelter_err *err)
+{
+	int rc = vol_seghdr_check(v, buf, got, sh, err);
+
 	if (rc < 0)
 		return rc;
 	if (sh->segno != segno)
@@ -307,35 +315,78 @@ struct scan {
 	uint8_t chain[SHELTER_SHA256_SIZE];
 };
 
-static void damage_where(struct shelter_volume *v, const struct vf_rec *rec, int parsed,
-			 char *buf, size_t size)
+/* §9: a later record that authenticates proves the damage is not a crash's torn
+ * tail (verify only; open must still recover from a power cut). */
+static int later_valid_record(struct shelter_volume *v, struct vol_seg *s, uint64_t from,
+			      uint64_t size)
 {
-	char path[512];
+	uint8_t *buf = malloc(VOL_WINDOW + VF_REC_MAX), *pt = malloc(VF_REC_MAX);
+	uint64_t pos = from + 1;
+	int found = 0;
 
-	if (parsed && rec->kind == VF_KIND_DATA) {
-		vs_path(&v->st, rec->ino, path, sizeof(path));
-		snprintf(buf, size, "%s", path);
-	} else {
-		snprintf(buf, size, "log");
+	while (buf != NULL && pt != NULL && !found && pos + VF_REC_OVERHEAD <= size) {
+		size_t got = 0;
+
+		if (vol_pread_full(s->fd, buf, VOL_WINDOW + VF_REC_MAX, pos, &got) < 0)
+			break;
+		for (size_t i = 0; !found && i + VF_REC_OVERHEAD <= got && i < VOL_WINDOW; i++) {
+			struct vf_rec rec;
+
+			found = vf_rec_parse(buf + i, got - i, &rec) == 0 &&
+				(rec.kind == VF_KIND_DATA || rec.kind == VF_KIND_META) &&
+				rec.seq >= v->next_seq && rec.seq < v->next_seq + (UINT64_C(1) << 24) &&
+				vf_rec_open(s->aead, v->hdr.volume_id, s->segno, &rec, pt, NULL) == 0;
+		}
+		pos += VOL_WINDOW;
 	}
+	free(buf);
+	if (pt != NULL)
+		shelter_wipe(pt, VF_REC_MAX);
+	free(pt);
+	return found;
+}
+
+/* Name the file a damaged record belongs to (§9): from an authenticated header;
+ * from an unauthenticated one only when it names a regular file, and then saying
+ * so. (Its size may not cover the chunk yet: the group's SETATTR is pending.) */
+static void damage_where(struct shelter_volume *v, const struct vf_rec *rec, int trusted,
+			 int authfail, char *where, size_t wsize, char *note, size_t nsize)
+{
+	const struct vs_inode *n = vs_get(&v->st, rec->ino);
+	int plausible = n != NULL && n->type == SHELTER_FT_REG;
+
+	snprintf(where, wsize, "log");
+	note[0] = '\0';
+	if (rec->kind != VF_KIND_DATA || !(trusted || (authfail && plausible)))
+		return;
+	vs_path(&v->st, rec->ino, where, wsize);
+	if (!trusted)
+		snprintf(note, nsize, " (file named by the record's unauthenticated header)");
 }
 
 /* A record that does not verify at abs (§8.1): a torn tail is cut off, anything
  * else is reported. Returns 0 to stop scanning quietly, 1 to continue past a
  * damaged data record (verify only), or a negative code. */
 static int on_damage(struct shelter_volume *v, struct scan *sc, uint64_t abs, int rc,
-		     int authfail, const struct vf_rec *rec, int writable,
+		     int authfail, int trusted, const struct vf_rec *rec, int writable,
 		     struct shelter_err *err)
 {
 	struct vol_seg *s = &v->segs[sc->segidx];
-	char where[600];
+	char where[600], note[80];
 	int kind = rc == SHELTER_E_SWAPPED ? SHELTER_E_SWAPPED : SHELTER_E_INTEGRITY;
 
-	if (!seg_exists(v, s->segno + 1) && looks_torn(s->fd, abs, sc->size, rc, rec->len)) {
+	if (looks_torn(s->fd, abs, sc->size, rc, rec->len) &&
+	    !vol_higher_segment_exists(v, s->segno)) {
 		v->torn_bytes = sc->size - s->end;
-		vol_problem(v, 0, "log", "%" PRIu64 " bytes of unsynced writes discarded at "
-			    "segment %" PRIu64 " offset %" PRIu64 " (crash)", v->torn_bytes,
-			    s->segno, s->end);
+		if (v->report != NULL && later_valid_record(v, s, abs, sc->size))
+			vol_problem(v, SHELTER_E_TRUNCATED, "log", "segment %" PRIu64 " offset %"
+				    PRIu64 ": a damaged or unwritten region is followed by valid "
+				    "records; opening would discard %" PRIu64 " bytes", s->segno, abs,
+				    v->torn_bytes);
+		else
+			vol_problem(v, 0, "log", "%" PRIu64 " bytes of unsynced writes discarded at "
+				    "segment %" PRIu64 " offset %" PRIu64 " (crash)", v->torn_bytes,
+				    s->segno, s->end);
 		if (writable && ftruncate(s->fd, (off_t)s->end) < 0)
 			return shelter_err_errno(err, errno, "cut torn tail of segment %" PRIu64,
 						 s->segno);
@@ -343,15 +394,16 @@ static int on_damage(struct shelter_volume *v, struct scan *sc, uint64_t abs, in
 	}
 	if (rc == SHELTER_E_TRUNCATED)
 		kind = SHELTER_E_TRUNCATED;
-	damage_where(v, rec, authfail, where, sizeof(where));
-	vol_problem(v, kind, where, "segment %" PRIu64 " offset %" PRIu64 ": %s record %s",
-		    s->segno, abs,
-		    authfail && rec->kind == VF_KIND_DATA ? "file data" : "log",
-		    shelter_code_str(kind));
+	damage_where(v, rec, trusted, authfail, where, sizeof(where), note, sizeof(note));
+	vol_problem(v, kind, where, "segment %" PRIu64 " offset %" PRIu64 ": %s record %s%s",
+		    s->segno, abs, rec->kind == VF_KIND_DATA ? "file data" : "log",
+		    shelter_code_str(kind), note);
 	if (v->report != NULL && authfail && rec->kind == VF_KIND_DATA)
 		return 1;
-	return shelter_err_set(err, kind, "%s: segment %" PRIu64 " offset %" PRIu64 ": record %s",
-			       where, s->segno, abs, shelter_code_str(kind));
+	if (v->report != NULL)
+		v->report->error_reported = 1;
+	return shelter_err_set(err, kind, "%s: segment %" PRIu64 " offset %" PRIu64 ": record %s%s",
+			       where, s->segno, abs, shelter_code_str(kind), note);
 }
 
 static int window_fill(struct shelter_volume *v, struct scan *sc, struct shelter_err *err)
@@ -373,26 +425,29 @@ static int window_fill(struct shelter_volume *v, struct scan *sc, struct shelter
 	return 0;
 }
 
-/* One record at window offset off: parse, check order, authenticate, stage.
- * *authfail is set when the record is well-formed and in order but its tag fails. */
+/* One record at window offset off: parse, authenticate, check order, stage.
+ * *authfail is set when a well-formed record's tag fails; *trusted when it
+ * authenticated, so its header (file and chunk) can be believed in a report. */
 static int scan_record(struct shelter_volume *v, struct scan *sc, size_t off,
-		       struct vf_rec *rec, int *authfail)
+		       struct vf_rec *rec, int *authfail, int *trusted)
 {
 	struct vol_seg *s = &v->segs[sc->segidx];
 	int rc = vf_rec_parse(v->window + off, sc->have - off, rec);
 
 	*authfail = 0;
+	*trusted = 0;
 	if (rc < 0)
 		return rc;
+	if (rec->kind != VF_KIND_DATA && rec->kind != VF_KIND_META)
+		return SHELTER_E_INTEGRITY;
+	rc = vf_rec_open(s->aead, v->hdr.volume_id, s->segno, rec, v->scratch, NULL);
+	if (rc == SHELTER_E_INTEGRITY)
+		*authfail = 1;
+	if (rc < 0)
+		return rc;
+	*trusted = 1;
 	if (rec->seq != v->next_seq + v->grp->count)
 		return SHELTER_E_SWAPPED;
-	rc = vf_rec_open(s->aead, v->hdr.volume_id, s->segno, rec, v->scratch, NULL);
-	if (rc == SHELTER_E_INTEGRITY) {
-		*authfail = 1;
-		return rc;
-	}
-	if (rc < 0)
-		return rc;
 	return group_add(v, rec, (uint32_t)(sc->pos + off), v->scratch);
 }
 
@@ -423,8 +478,8 @@ static int scan_window(struct shelter_volume *v, struct scan *sc, int writable,
 	group_reset(v);
 	while (off < sc->have) {
 		struct vf_rec rec;
-		int authfail;
-		int rc = scan_record(v, sc, off, &rec, &authfail);
+		int authfail, trusted;
+		int rc = scan_record(v, sc, off, &rec, &authfail, &trusted);
 
 		if (rc == SHELTER_E_TRUNCATED && sc->pos + sc->have < sc->size) {
 			if (progress)
@@ -434,7 +489,8 @@ static int scan_window(struct shelter_volume *v, struct scan *sc, int writable,
 		if (rc == SHELTER_E_NOMEM || rc == SHELTER_E_CRYPTO)
 			return shelter_err_set(err, rc, "replay: %s", shelter_code_str(rc));
 		if (rc < 0) {
-			rc = on_damage(v, sc, sc->pos + off, rc, authfail, &rec, writable, err);
+			rc = on_damage(v, sc, sc->pos + off, rc, authfail, trusted, &rec, writable,
+				       err);
 			if (rc <= 0)
 				return rc;
 			if (group_add(v, &rec, (uint32_t)(sc->pos + off), v->scratch) < 0)
@@ -453,8 +509,8 @@ static int scan_window(struct shelter_volume *v, struct scan *sc, int writable,
 		struct vf_rec none = { 0 };
 
 		/* §8.1: an operation cut short at the end of the log never happened */
-		int rc = on_damage(v, sc, v->segs[sc->segidx].end, SHELTER_E_TRUNCATED, 0, &none,
-				   writable, err);
+		int rc = on_damage(v, sc, v->segs[sc->segidx].end, SHELTER_E_TRUNCATED, 0, 0,
+				   &none, writable, err);
 
 		return rc < 0 ? rc : 0;
 	}
@@ -503,9 +559,11 @@ int vol_catch_up(struct shelter_volume *v, int writable, struct shelter_err *err
 		if (!s->sealed)
 			return 0;
 		if (!seg_exists(v, s->segno + 1) && vol_higher_segment_exists(v, s->segno + 1)) {
-			rc = shelter_err_set(err, SHELTER_E_MISSING,
-					     "segment %" PRIu64 " missing", s->segno + 1);
-			break;
+			/* compacted past us (§10.4), or a segment was deleted */
+			rc = vol_resync(v, err);
+			if (rc < 0)
+				break;
+			continue;
 		}
 		if (!seg_exists(v, s->segno + 1) && writable) {
 			/* crash between the seal and the next segment (§8.2): make the seal
@@ -575,6 +633,14 @@ int vol_begin(struct shelter_volume *v, size_t records, struct shelter_err *err)
 	if (records > VF_GROUP_MAX)
 		return shelter_err_set(err, SHELTER_E_INTERNAL, "group too large");
 	rc = ensure_wbuf(v, need, err);
+	/* a seal whose next segment could not be made (§8.2): make it now, never
+	 * append after a seal */
+	if (rc == 0 && s->sealed) {
+		rc = vol_catch_up(v, 1, err);
+		s = &v->segs[v->nsegs - 1];
+		if (rc == 0 && s->sealed)
+			rc = shelter_err_set(err, SHELTER_E_IO, "no segment to append to");
+	}
 	if (rc == 0 && s->end + need > v->segment_size && s->end > VF_SEGHDR_SIZE)
 		rc = vol_seal(v, 1, err);
 	v->wlen = 0;

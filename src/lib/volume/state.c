@@ -385,6 +385,36 @@ static int apply_setattr(struct vs_state *s, uint64_t seq, const struct vf_meta 
 	return 0;
 }
 
+int vs_carry_open(struct vs_state *old, struct vs_state *fresh)
+{
+	for (size_t i = 0; i < old->cap; i++) {
+		struct vs_inode *o = old->slots[i], *n, tmp;
+
+		if (o == NULL || o->opens == 0)
+			continue;
+		n = vs_get(fresh, o->ino);
+		if (n != NULL) {
+			/* o takes n's contents; n carries o's old ones away to be freed */
+			tmp = *n;
+			tmp.opens = o->opens;
+			*n = *o;
+			n->opens = 0;
+			*o = tmp;
+			table_del(fresh, o->ino);
+			inode_free(n);
+		} else {
+			free(o->name);
+			o->name = NULL;
+			o->parent = 0;
+		}
+		if (table_put(fresh, o) < 0)
+			return SHELTER_E_NOMEM;
+		old->slots[i] = NULL; /* now owned by fresh; the old table is only freed */
+		old->count--;
+	}
+	return 0;
+}
+
 static int node_matches(const struct vs_inode *n, const struct vf_meta *m)
 {
 	if (n->type != m->type)

@@ -58,6 +58,11 @@ int vs_apply_node(struct vs_state *s, const struct vf_meta *m, struct shelter_er
 int vs_apply_data(struct vs_state *s, uint64_t ino, uint64_t chunk, struct vs_chunk loc,
 		  struct shelter_err *err);
 
+/* §10.4 resync: move every inode of old that this process has open into fresh,
+ * keeping the objects (handles point to them) and taking fresh's contents where
+ * fresh has the same inode; the rest stay as orphans. */
+int vs_carry_open(struct vs_state *old, struct vs_state *fresh);
+
 /* Drop an orphan (unlinked, no longer open) inode. */
 void vs_release(struct vs_state *s, struct vs_inode *ino);
 

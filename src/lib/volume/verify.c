@@ -11,9 +11,23 @@
 #include "volume/internal.h"
 
 struct seglist {
-	uint64_t min, max;
-	uint64_t count;
+	uint64_t *no;
+	size_t count, cap;
 };
+
+static void seglist_add(struct seglist *l, uint64_t no)
+{
+	if (l->count == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		uint64_t *n = realloc(l->no, cap * sizeof(*n));
+
+		if (n == NULL)
+			return;
+		l->no = n;
+		l->cap = cap;
+	}
+	l->no[l->count++] = no;
+}
 
 static void report(struct vol_report *r, int kind, const char *where, const char *detail)
 {
@@ -54,14 +68,61 @@ static void check_names(const char *dir, struct vol_report *r, struct seglist *s
 			report(r, SHELTER_E_UNEXPECTED, where, "file does not belong to the volume");
 			continue;
 		}
-		segs->count++;
-		if (no > segs->max)
-			segs->max = no;
-		if (segs->min == 0 || no < segs->min)
-			segs->min = no;
+		seglist_add(segs, no);
 	}
 	if (d != NULL)
 		closedir(d);
+}
+
+/* The open's message without its "open volume 'DIR': " prefix, which verify's own
+ * output already implies. */
+static const char *strip_prefix(const char *msg, const char *dir)
+{
+	char prefix[4200];
+	size_t n;
+
+	snprintf(prefix, sizeof(prefix), "open volume '%s': ", dir);
+	n = strlen(prefix);
+	return strncmp(msg, prefix, n) == 0 ? msg + n : msg;
+}
+
+/* §9: the live log is contiguous from its first segment to the last present;
+ * segments below it were replaced by a checkpoint and are left for a writer. */
+static void check_segments(struct vol_report *r, const struct seglist *segs,
+			   const struct shelter_volume *v)
+{
+	uint64_t base = v != NULL ? v->base_segno : UINT64_MAX, lo = UINT64_MAX, hi = 0;
+	uint64_t live = 0, old = 0, old_lo = UINT64_MAX;
+	char detail[200];
+
+	for (size_t i = 0; i < segs->count; i++) {
+		uint64_t no = segs->no[i];
+
+		if (v != NULL && no < base) {
+			old++;
+			old_lo = no < old_lo ? no : old_lo;
+			continue;
+		}
+		live++;
+		lo = no < lo ? no : lo;
+		hi = no > hi ? no : hi;
+	}
+	if (live > 0 && live != hi - lo + 1) {
+		snprintf(detail, sizeof(detail), "%" PRIu64 " of segments %" PRIu64 "..%" PRIu64
+			 " present", live, lo, hi);
+		report(r, SHELTER_E_MISSING, "log", detail);
+	}
+	if (old > 0) {
+		snprintf(detail, sizeof(detail), "%" PRIu64 " segments from %" PRIu64 " are "
+			 "superseded by the checkpoint in segment %" PRIu64 " (the next writer "
+			 "removes them)", old, old_lo, base);
+		report(r, 0, "log", detail);
+	}
+	if (v != NULL && live > 0 && v->segs[v->nsegs - 1].segno < hi) {
+		snprintf(detail, sizeof(detail), "segments after %" PRIu64 " are not reachable",
+			 v->segs[v->nsegs - 1].segno);
+		report(r, SHELTER_E_UNEXPECTED, "log", detail);
+	}
 }
 
 int shelter_volume_verify(const char *dir, const uint8_t key[SHELTER_VOLUME_KEY_SIZE],
@@ -84,31 +145,17 @@ int shelter_volume_verify(const char *dir, const uint8_t key[SHELTER_VOLUME_KEY_
 			*err = e;
 		return rc;
 	}
-	if (rc < 0 && r.first == 0)
-		report(&r, rc, rc == SHELTER_E_STALE ? "volume" : "log", e.msg);
-	check_names(dir, &r, &segs);
-	if (segs.count != segs.max - segs.min + 1) {
-		char detail[128];
-
-		snprintf(detail, sizeof(detail), "%" PRIu64 " of segments %" PRIu64 "..%" PRIu64
-			 " present", segs.count, segs.min, segs.max);
-		report(&r, SHELTER_E_MISSING, "log", detail);
+	if (rc < 0 && !r.error_reported)
+		report(&r, rc, rc == SHELTER_E_STALE ? "volume" : "log", strip_prefix(e.msg, dir));
+	/* read the directory under the lock, so writers do not move it meanwhile */
+	if (v != NULL && vol_lock(v, 0, NULL) == 0) {
+		check_names(dir, &r, &segs);
+		vol_unlock(v);
+	} else {
+		check_names(dir, &r, &segs);
 	}
-	if (rc == 0 && segs.min < v->base_segno) {
-		char detail[160];
-
-		snprintf(detail, sizeof(detail), "segments %" PRIu64 "..%" PRIu64 " are superseded "
-			 "by the checkpoint in segment %" PRIu64 " (the next writer removes them)",
-			 segs.min, v->base_segno - 1, v->base_segno);
-		report(&r, 0, "log", detail);
-	}
-	if (rc == 0 && v != NULL && v->segs[v->nsegs - 1].segno < segs.max) {
-		char detail[128];
-
-		snprintf(detail, sizeof(detail), "segments after %" PRIu64 " are not reachable",
-			 v->segs[v->nsegs - 1].segno);
-		report(&r, SHELTER_E_UNEXPECTED, "log", detail);
-	}
+	check_segments(&r, &segs, v);
+	free(segs.no);
 	if (rc == 0 && expected_tag != NULL && memcmp(v->chain, expected_tag, 32) != 0)
 		report(&r, 0, "volume", "newer than the expected tag (operations were added after it)");
 	shelter_volume_close(v);

@@ -38,9 +38,6 @@ static int read_header(int dirfd, uint8_t buf[VF_HDR_SIZE + 1], size_t *got,
 	if (n < 0)
 		return shelter_err_errno(err, errno, "read %s", VOL_HEADER_NAME);
 	*got = (size_t)n;
-	if (n > VF_HDR_SIZE)
-		return shelter_err_set(err, SHELTER_E_INTEGRITY, "%s is longer than %u bytes",
-				       VOL_HEADER_NAME, VF_HDR_SIZE);
 	return 0;
 }
 
@@ -99,6 +96,9 @@ static int load_header(struct shelter_volume *v, const uint8_t key[SHELTER_VOLUM
 
 	if (rc == 0)
 		rc = vf_header_peek(raw, got, &v->hdr, err);
+	if (rc == 0 && got > VF_HDR_SIZE)
+		rc = shelter_err_set(err, SHELTER_E_INTEGRITY, "%s is longer than %u bytes",
+				     VOL_HEADER_NAME, VF_HDR_SIZE);
 	if (rc == 0)
 		memcpy(v->hdr_raw, raw, VF_HDR_SIZE);
 	if (rc == 0)
@@ -161,8 +161,16 @@ int vol_open_common(const char *dir, const uint8_t key[SHELTER_VOLUME_KEY_SIZE],
 		rc = vol_lock(v, !readonly, err);
 	if (rc == 0) {
 		rc = vol_find_start(v, err);
+		/* replay without repairing first, so that an open refused as stale or
+		 * damaged changes nothing on disk; then let a writer cut a torn tail */
 		if (rc == 0)
-			rc = vol_catch_up(v, !readonly, err);
+			rc = vol_catch_up(v, 0, err);
+		if (rc == 0 && v->expect != NULL && !v->expect_seen)
+			rc = shelter_err_set(err, SHELTER_E_STALE,
+					     "stale: the expected tag is not in the volume's history "
+					     "(rolled back or replaced)");
+		if (rc == 0 && !readonly)
+			rc = vol_catch_up(v, 1, err);
 		/* §8.1: a segment that ends without its seal must be the last one */
 		if (rc == 0 && !v->segs[v->nsegs - 1].sealed &&
 		    vol_higher_segment_exists(v, v->segs[v->nsegs - 1].segno))
@@ -171,16 +179,14 @@ int vol_open_common(const char *dir, const uint8_t key[SHELTER_VOLUME_KEY_SIZE],
 					     "segments exist", v->segs[v->nsegs - 1].segno);
 		if (rc == 0 && !readonly)
 			rc = vol_cleanup(v, err);
-		if (rc == 0 && !readonly && vol_should_compact(v))
-			rc = vol_compact(v, err);
+		/* best effort: a volume that cannot be compacted (say a damaged chunk in
+		 * a file nobody reads) still opens; compact reports the cause */
+		if (rc == 0 && !readonly && vol_should_compact(v) && vol_compact(v, NULL) < 0)
+			rc = vol_catch_up(v, 1, err);
 		vol_unlock(v);
 	}
-	if (rc == 0 && v->expect != NULL && !v->expect_seen)
-		rc = shelter_err_set(err, SHELTER_E_STALE,
-				     "stale: the expected tag is not in the volume's history "
-				     "(rolled back or replaced)");
 	v->expect = NULL;
-	if (rc < 0 && !(readonly && report != NULL && v->nsegs > 0)) {
+	if (rc < 0) {
 		vol_free(v);
 		return shelter_err_wrap(err, rc, "open volume '%s'", dir);
 	}
@@ -209,6 +215,8 @@ static int sync_parent(const char *path)
 
 	if (copy == NULL)
 		return -1;
+	for (size_t n = strlen(copy); n > 1 && copy[n - 1] == '/'; n--)
+		copy[n - 1] = '\0';
 	slash = strrchr(copy, '/');
 	if (slash == copy)
 		slash[1] = '\0';
