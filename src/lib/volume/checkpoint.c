@@ -411,6 +411,7 @@ struct ckw {
 	size_t len, cap;
 	uint64_t off;
 	uint64_t index;
+	struct vf_nonces nonces;
 };
 
 static int ckw_flush(struct ckw *w, struct shelter_err *err)
@@ -429,11 +430,15 @@ static int ckw_put(struct ckw *w, uint8_t kind, uint8_t flags, uint64_t ino, uin
 {
 	int rc = 0;
 
+	const uint8_t *nonce;
+
 	if (w->len + ptlen + VF_REC_OVERHEAD > w->cap)
 		rc = ckw_flush(w, err);
 	if (rc == 0)
+		rc = vf_nonce_next(&w->nonces, &nonce, err);
+	if (rc == 0)
 		rc = vf_rec_seal(w->aead, w->v->hdr.volume_id, w->segno, kind, flags, ++w->index, ino,
-				 chunk, pt, ptlen, w->buf + w->len, err);
+				 chunk, nonce, pt, ptlen, w->buf + w->len, err);
 	if (rc == 0)
 		w->len += ptlen + VF_REC_OVERHEAD;
 	return rc;

@@ -81,6 +81,8 @@ void shelter_file_close(struct shelter_file *f)
 	free(f);
 }
 
+/* Whole chunks go straight into buf, in runs (vol_read_chunks); a partial head or
+ * tail chunk through tmp. */
 static int read_range(struct shelter_volume *v, struct vs_inode *n, uint8_t *buf,
 		      uint64_t off, size_t size, struct shelter_err *err)
 {
@@ -92,15 +94,18 @@ static int read_range(struct shelter_volume *v, struct vs_inode *n, uint8_t *buf
 		uint64_t pos = off + done, chunk = pos / VF_CHUNK;
 		size_t lo = (size_t)(pos % VF_CHUNK), len = VF_CHUNK - lo;
 
+		if (lo == 0 && size - done >= VF_CHUNK) {
+			size_t whole = (size - done) / VF_CHUNK;
+
+			rc = vol_read_chunks(v, n, chunk, whole, buf + done, err);
+			done += whole * VF_CHUNK;
+			continue;
+		}
 		if (len > size - done)
 			len = size - done;
-		if (lo == 0 && len == VF_CHUNK) {
-			rc = vol_read_chunk(v, n, chunk, buf + done, err);
-		} else {
-			rc = vol_read_chunk(v, n, chunk, tmp, err);
-			if (rc == 0)
-				memcpy(buf + done, tmp + lo, len);
-		}
+		rc = vol_read_chunk(v, n, chunk, tmp, err);
+		if (rc == 0)
+			memcpy(buf + done, tmp + lo, len);
 		done += len;
 	}
 	shelter_wipe(tmp, sizeof(tmp));

@@ -231,6 +231,20 @@ int vf_rec_parse(const uint8_t *buf, size_t avail, struct vf_rec *out)
 	return 0;
 }
 
+int vf_nonce_next(struct vf_nonces *pool, const uint8_t **out, struct shelter_err *err)
+{
+	if (pool->left == 0) {
+		int rc = shelter_random_bytes(pool->bytes, sizeof(pool->bytes), err);
+
+		if (rc < 0)
+			return rc;
+		pool->left = VF_NONCE_POOL;
+	}
+	pool->left--;
+	*out = pool->bytes + (size_t)pool->left * SHELTER_GCM_NONCE_SIZE;
+	return 0;
+}
+
 /* §5.1: AAD = volume id | segment number | the 44 header bytes (nonce included), so a
  * record cannot move to another volume, segment, sequence number, file or chunk. */
 static void make_aad(uint8_t aad[VF_AAD_SIZE], const uint8_t volume_id[VF_ID_SIZE],
@@ -243,12 +257,11 @@ static void make_aad(uint8_t aad[VF_AAD_SIZE], const uint8_t volume_id[VF_ID_SIZ
 
 int vf_rec_seal(struct shelter_aead *aead, const uint8_t volume_id[VF_ID_SIZE],
 		uint64_t segno, uint8_t kind, uint8_t flags, uint64_t seq, uint64_t ino,
-		uint64_t chunk, const uint8_t *pt, size_t ptlen, uint8_t *out,
-		struct shelter_err *err)
+		uint64_t chunk, const uint8_t nonce[SHELTER_GCM_NONCE_SIZE], const uint8_t *pt,
+		size_t ptlen, uint8_t *out, struct shelter_err *err)
 {
 	uint8_t aad[VF_AAD_SIZE];
 	size_t len = ptlen + VF_REC_OVERHEAD;
-	int rc;
 
 	shelter_store_be(out, len, 4);
 	out[4] = kind;
@@ -258,9 +271,7 @@ int vf_rec_seal(struct shelter_aead *aead, const uint8_t volume_id[VF_ID_SIZE],
 	shelter_store_be(out + 8, seq, 8);
 	shelter_store_be(out + 16, ino, 8);
 	shelter_store_be(out + 24, chunk, 8);
-	rc = shelter_random_bytes(out + 32, SHELTER_GCM_NONCE_SIZE, err);
-	if (rc < 0)
-		return rc;
+	memcpy(out + 32, nonce, SHELTER_GCM_NONCE_SIZE);
 	make_aad(aad, volume_id, segno, out);
 	return shelter_aead_seal(aead, out + 32, aad, sizeof(aad), pt, ptlen, out + VF_REC_HDR,
 				 out + len - SHELTER_GCM_TAG_SIZE, err);

@@ -144,11 +144,21 @@ int vf_seghdr_decode(const uint8_t *buf, size_t size, const struct vf_keys *keys
 int vf_rec_parse(const uint8_t *buf, size_t avail, struct vf_rec *out);
 
 /* §5: seal pt (ptlen bytes; VF_CHUNK for DATA, a multiple of VF_META_ALIGN for META)
- * into out (ptlen + VF_REC_OVERHEAD bytes) with a fresh random nonce. */
+ * into out (ptlen + VF_REC_OVERHEAD bytes) under nonce, which must be fresh random
+ * bytes never used before (§2). */
 int vf_rec_seal(struct shelter_aead *aead, const uint8_t volume_id[VF_ID_SIZE],
 		uint64_t segno, uint8_t kind, uint8_t flags, uint64_t seq, uint64_t ino,
-		uint64_t chunk, const uint8_t *pt, size_t ptlen, uint8_t *out,
-		struct shelter_err *err);
+		uint64_t chunk, const uint8_t nonce[SHELTER_GCM_NONCE_SIZE], const uint8_t *pt,
+		size_t ptlen, uint8_t *out, struct shelter_err *err);
+
+/* A buffer of random nonces drawn in bulk (one RAND_bytes per 64 records). Must be
+ * emptied in a fork()ed child, or parent and child would reuse nonces. */
+#define VF_NONCE_POOL 64u
+struct vf_nonces {
+	uint8_t bytes[VF_NONCE_POOL * SHELTER_GCM_NONCE_SIZE];
+	uint32_t left;
+};
+int vf_nonce_next(struct vf_nonces *pool, const uint8_t **out, struct shelter_err *err);
 
 /* §5: authenticate and decrypt a parsed record into pt (rec->len - overhead bytes). */
 int vf_rec_open(struct shelter_aead *aead, const uint8_t volume_id[VF_ID_SIZE],

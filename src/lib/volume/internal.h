@@ -71,6 +71,7 @@ struct shelter_volume {
 	uint8_t chain[SHELTER_SHA256_SIZE];
 	uint64_t segment_size;
 	struct vs_state st;
+	struct vf_nonces nonces;  /* emptied in fork()ed children (lock.c) */
 	/* append staging */
 	uint8_t *wbuf;
 	size_t wlen, wcap;
@@ -113,6 +114,8 @@ int vol_emit_data(struct shelter_volume *v, uint64_t ino, uint64_t chunk,
 int vol_commit(struct shelter_volume *v, struct shelter_err *err);
 int vol_read_chunk(struct shelter_volume *v, const struct vs_inode *n, uint64_t chunk,
 		   uint8_t out[VF_CHUNK], struct shelter_err *err);
+int vol_read_chunks(struct shelter_volume *v, const struct vs_inode *n, uint64_t first,
+		    size_t count, uint8_t *out, struct shelter_err *err);
 int vol_problem(struct shelter_volume *v, int kind, const char *where, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 void vol_seg_name(char *buf, size_t size, uint64_t segno);

@@ -51,9 +51,18 @@ static void fork_release(void)
 	pthread_mutex_unlock(&registry_mu);
 }
 
+/* §2: the child must never draw the nonces the parent has buffered */
+static void fork_child(void)
+{
+	for (struct vol_lockref *r = registry; r != NULL; r = r->next)
+		for (size_t i = 0; i < r->nvols; i++)
+			r->vols[i]->nonces.left = 0;
+	fork_release();
+}
+
 static void install_atfork(void)
 {
-	(void)pthread_atfork(fork_prepare, fork_release, fork_release);
+	(void)pthread_atfork(fork_prepare, fork_release, fork_child);
 }
 
 static int add_vol(struct vol_lockref *r, struct shelter_volume *v)

@@ -653,13 +653,17 @@ static int emit(struct shelter_volume *v, uint8_t kind, uint64_t ino, uint64_t c
 {
 	struct vol_seg *s = &v->segs[v->nsegs - 1];
 	uint64_t seq = v->next_seq + v->grp->count;
+	const uint8_t *nonce;
 	struct vf_rec rec;
 	int rc;
 
 	if (v->wlen + ptlen + VF_REC_OVERHEAD > v->wcap)
 		return shelter_err_set(err, SHELTER_E_INTERNAL, "group overflows its buffer");
-	rc = vf_rec_seal(s->aead, v->hdr.volume_id, s->segno, kind, last ? VF_FLAG_END : 0, seq,
-			 ino, chunk, pt, ptlen, v->wbuf + v->wlen, err);
+	rc = vf_nonce_next(&v->nonces, &nonce, err);
+	if (rc == 0)
+		rc = vf_rec_seal(s->aead, v->hdr.volume_id, s->segno, kind,
+				 last ? VF_FLAG_END : 0, seq, ino, chunk, nonce, pt, ptlen,
+				 v->wbuf + v->wlen, err);
 	if (rc < 0)
 		return rc;
 	rc = vf_rec_parse(v->wbuf + v->wlen, ptlen + VF_REC_OVERHEAD, &rec);
@@ -738,43 +742,90 @@ int vol_commit(struct shelter_volume *v, struct shelter_err *err)
 	return 0;
 }
 
-int vol_read_chunk(struct shelter_volume *v, const struct vs_inode *n, uint64_t chunk,
-		   uint8_t out[VF_CHUNK], struct shelter_err *err)
+/* §10.1: checkpoint chunks sit at fixed places, in index order */
+static uint64_t chunk_offset(const struct vol_seg *s, const struct vs_chunk *loc)
 {
-	uint8_t rec_buf[VF_DATA_REC_SIZE];
-	struct vs_chunk loc;
-	struct vol_seg *s;
-	struct vf_rec rec;
-	size_t got = 0;
-	uint64_t off;
-	char path[512];
-	int rc;
+	return s->checkpoint ? VF_SEGHDR_SIZE + (loc->seq - 1) * (uint64_t)VF_DATA_REC_SIZE
+			     : loc->off;
+}
 
-	if (vs_cm_get(&n->chunks, chunk) == NULL) {
-		memset(out, 0, VF_CHUNK);
-		return 0;
-	}
-	loc = *vs_cm_get(&n->chunks, chunk);
-	s = &v->segs[loc.seg];
-	/* §10.1: checkpoint chunks sit at fixed places, in index order */
-	off = s->checkpoint ? VF_SEGHDR_SIZE + (loc.seq - 1) * (uint64_t)VF_DATA_REC_SIZE : loc.off;
-	rc = vol_pread_full(s->fd, rec_buf, sizeof(rec_buf), off, &got);
-	if (rc < 0)
-		return shelter_err_errno(err, -rc, "read chunk %" PRIu64, chunk);
-	rc = vf_rec_parse(rec_buf, got, &rec);
+/* Authenticate the record bytes read for chunk `chunk` of n and decrypt into out. */
+static int open_chunk(struct shelter_volume *v, const struct vs_inode *n, uint64_t chunk,
+		      const struct vs_chunk *loc, const uint8_t *buf, size_t got,
+		      uint8_t out[VF_CHUNK], struct shelter_err *err)
+{
+	struct vol_seg *s = &v->segs[loc->seg];
+	struct vf_rec rec;
+	char path[512];
+	int rc = vf_rec_parse(buf, got, &rec);
+
 	if (rc == 0 && (rec.kind != (s->checkpoint ? VF_KIND_CKPT_DATA : VF_KIND_DATA) ||
-			rec.seq != loc.seq || rec.ino != n->ino || rec.chunk != chunk))
+			rec.seq != loc->seq || rec.ino != n->ino || rec.chunk != chunk))
 		rc = SHELTER_E_SWAPPED;
 	if (rc == 0)
 		rc = vf_rec_open(s->aead, v->hdr.volume_id, s->segno, &rec, out, NULL);
-	if (rc < 0) {
-		vs_path(&v->st, n->ino, path, sizeof(path));
-		return shelter_err_set(err, rc == SHELTER_E_TRUNCATED ? rc : SHELTER_E_INTEGRITY,
-				       "chunk %" PRIu64 " of '%s' (segment %" PRIu64
-				       " offset %" PRIu64 "): %s", chunk, path, s->segno, off,
-				       rc == SHELTER_E_TRUNCATED ? "truncated"
-				       : rc == SHELTER_E_SWAPPED ? "record swapped"
-								 : "MAC mismatch");
+	if (rc == 0)
+		return 0;
+	vs_path(&v->st, n->ino, path, sizeof(path));
+	return shelter_err_set(err, rc == SHELTER_E_TRUNCATED ? rc : SHELTER_E_INTEGRITY,
+			       "chunk %" PRIu64 " of '%s' (segment %" PRIu64 " offset %" PRIu64
+			       "): %s", chunk, path, s->segno, chunk_offset(s, loc),
+			       rc == SHELTER_E_TRUNCATED ? "truncated"
+			       : rc == SHELTER_E_SWAPPED ? "record swapped"
+							 : "MAC mismatch");
+}
+
+/* How many chunks from first on (at most max) lie back to back in one segment. */
+static size_t run_length(const struct shelter_volume *v, const struct vs_inode *n,
+			 uint64_t first, size_t max)
+{
+	const struct vs_chunk *a = vs_cm_get(&n->chunks, first), *b;
+	uint64_t start = chunk_offset(&v->segs[a->seg], a);
+	size_t len = 1;
+
+	while (len < max && (b = vs_cm_get(&n->chunks, first + len)) != NULL &&
+	       b->seg == a->seg &&
+	       chunk_offset(&v->segs[b->seg], b) == start + len * (uint64_t)VF_DATA_REC_SIZE)
+		len++;
+	return len;
+}
+
+/* Read count consecutive chunks of n into out (count * VF_CHUNK bytes) with one
+ * pread per run of records that sit back to back, as sequential writes leave them. */
+int vol_read_chunks(struct shelter_volume *v, const struct vs_inode *n, uint64_t first,
+		    size_t count, uint8_t *out, struct shelter_err *err)
+{
+	size_t i = 0, max = VOL_WINDOW / VF_DATA_REC_SIZE;
+	int rc = 0;
+
+	while (i < count && rc == 0) {
+		const struct vs_chunk *loc = vs_cm_get(&n->chunks, first + i);
+		size_t len, got = 0;
+
+		if (loc == NULL) {
+			memset(out + i * VF_CHUNK, 0, VF_CHUNK);
+			i++;
+			continue;
+		}
+		len = run_length(v, n, first + i, count - i < max ? count - i : max);
+		rc = vol_pread_full(v->segs[loc->seg].fd, v->window, len * VF_DATA_REC_SIZE,
+				    chunk_offset(&v->segs[loc->seg], loc), &got);
+		if (rc < 0)
+			return shelter_err_errno(err, -rc, "read chunk %" PRIu64, first + i);
+		for (size_t k = 0; k < len && rc == 0; k++) {
+			size_t at = k * VF_DATA_REC_SIZE;
+
+			rc = open_chunk(v, n, first + i + k, vs_cm_get(&n->chunks, first + i + k),
+					v->window + at, got > at ? got - at : 0,
+					out + (i + k) * VF_CHUNK, err);
+		}
+		i += len;
 	}
-	return 0;
+	return rc;
+}
+
+int vol_read_chunk(struct shelter_volume *v, const struct vs_inode *n, uint64_t chunk,
+		   uint8_t out[VF_CHUNK], struct shelter_err *err)
+{
+	return vol_read_chunks(v, n, chunk, 1, out, err);
 }
