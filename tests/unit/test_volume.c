@@ -271,26 +271,29 @@ static void stale_tag_is_refused(void)
 
 /* ---- positive cases -------------------------------------------------------------- */
 
-static void golden_v1_volume_reads_back(void)
+/* Golden volumes of format version 1 (tests/vectors/volume/make-v1.sh): every later
+ * shelter must read them, with or without a checkpoint. */
+static void check_golden(const char *name, int compacted)
 {
 	struct shelter_volume *v = NULL;
 	struct shelter_volume_options opts = { 0 };
 	uint8_t gkey[32], tag[32], got_tag[32], *data = NULL;
-	char hex[80], cmd[600], dir[300], link[64];
+	char hex[80], cmd[600], dir[300], link[64], path[300];
 	struct shelter_stat st;
 	size_t size;
 	FILE *fp;
 
 	for (int i = 0; i < 32; i++)
 		gkey[i] = (uint8_t)i;
-	fp = fopen("tests/vectors/volume/v1.tag", "r");
+	snprintf(path, sizeof(path), "tests/vectors/volume/%s.tag", name);
+	fp = fopen(path, "r");
 	CHECK(fp != NULL);
 	CHECK(fgets(hex, sizeof(hex), fp) != NULL);
 	fclose(fp);
 	hex[64] = '\0';
 	CHECK_OK(shelter_unhex(hex, tag, 32));
-	snprintf(dir, sizeof(dir), "%s/golden", root);
-	snprintf(cmd, sizeof(cmd), "cp -a tests/vectors/volume/v1 %s", dir);
+	snprintf(dir, sizeof(dir), "%s/golden-%s", root, name);
+	snprintf(cmd, sizeof(cmd), "cp -a tests/vectors/volume/%s %s", name, dir);
 	CHECK(system(cmd) == 0);
 	opts.expected_tag = tag;
 	CHECK_OK(shelter_volume_open(dir, gkey, &opts, &v, NULL));
@@ -308,8 +311,20 @@ static void golden_v1_volume_reads_back(void)
 	CHECK_OK(shelter_volume_stat(v, "empty", &st, NULL));
 	CHECK(st.type == SHELTER_FT_DIR);
 	CHECK_RC(shelter_volume_stat(v, "tmp.txt", &st, NULL), SHELTER_E_NOENT);
+	CHECK_RC(shelter_volume_stat(v, "dir/after.txt", &st, NULL),
+		 compacted ? 0 : SHELTER_E_NOENT);
 	shelter_volume_close(v);
 	CHECK_OK(shelter_volume_verify(dir, gkey, tag, NULL, NULL, NULL));
+}
+
+static void golden_v1_volume_reads_back(void)
+{
+	check_golden("v1", 0);
+}
+
+static void golden_v1_compacted_volume_reads_back(void)
+{
+	check_golden("v1-compacted", 1);
 }
 
 static void writes_reads_sparse_and_truncate(void)
@@ -758,6 +773,7 @@ int main(void)
 	RUN(tampered_chunk_refused_naming_file);
 	RUN(stale_tag_is_refused);
 	RUN(golden_v1_volume_reads_back);
+	RUN(golden_v1_compacted_volume_reads_back);
 	RUN(writes_reads_sparse_and_truncate);
 	RUN(rename_replaces_and_unlinked_open_file_lives);
 	RUN(reopen_after_rollover_keeps_everything);

@@ -17,3 +17,11 @@ printf 'replaced\n' | "$S" volume put "$here/v1" hello.txt --key-file "$w/key"
 printf 'gone\n' | "$S" volume put "$here/v1" tmp.txt --key-file "$w/key"
 "$S" volume rm "$here/v1" tmp.txt --key-file "$w/key"
 "$S" volume tag "$here/v1" --key-file "$w/key" >"$here/v1.tag"
+
+# v1-compacted: the same history, then a checkpoint (§10) and one more operation, so
+# later readers must also load checkpoints of format version 1.
+rm -rf "$here/v1-compacted"
+cp -a "$here/v1" "$here/v1-compacted"
+"$S" volume compact "$here/v1-compacted" --key-file "$w/key"
+printf 'after the checkpoint\n' | "$S" volume put "$here/v1-compacted" dir/after.txt --key-file "$w/key"
+"$S" volume tag "$here/v1-compacted" --key-file "$w/key" >"$here/v1-compacted.tag"
