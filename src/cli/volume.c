@@ -323,8 +323,33 @@ static int export_dir(struct export_ctx *x)
 	return shelter_volume_readdir(x->vol, x->vpath, export_one, x, x->err);
 }
 
+struct tally {
+	struct shelter_volume *vol;
+	char path[4096];
+	uint64_t items, bytes;
+};
+
+/* Count what an export will write, so its progress can show a total. */
+static int tally_one(void *ctx, const char *name, const struct shelter_stat *st)
+{
+	struct tally *t = ctx;
+	size_t len = strlen(t->path);
+	int rc = 0;
+
+	t->items++;
+	if (st->type == SHELTER_FT_REG)
+		t->bytes += st->size;
+	if (st->type == SHELTER_FT_DIR && len + strlen(name) + 2 < sizeof(t->path)) {
+		snprintf(t->path + len, sizeof(t->path) - len, "/%s", name);
+		rc = shelter_volume_readdir(t->vol, t->path, tally_one, t, NULL);
+		t->path[len] = '\0';
+	}
+	return rc;
+}
+
 static int do_export(const struct vopts *o)
 {
+	struct tally t = { 0 };
 	struct shelter_volume *vol = NULL;
 	struct shelter_err err;
 	struct cli_progress p;
@@ -341,7 +366,10 @@ static int do_export(const struct vopts *o)
 	}
 	x.vol = vol;
 	x.buf = malloc(IO_SIZE);
-	cli_progress_start(&p, "export", 0, 0);
+	t.vol = vol;
+	if (shelter_volume_readdir(vol, "", tally_one, &t, NULL) < 0)
+		t.items = t.bytes = 0; /* only the progress total; the export reports errors */
+	cli_progress_start(&p, "export", t.items, t.bytes);
 	rc = x.buf ? export_dir(&x) : shelter_err_set(&err, SHELTER_E_NOMEM, "out of memory");
 	cli_progress_end(&p);
 	if (x.buf)
