@@ -14,6 +14,7 @@ void shelter_err_clear(struct shelter_err *err)
 	err->msg[0] = '\0';
 }
 
+__attribute__((format(printf, 3, 0)))
 static void set_va(struct shelter_err *err, int code, const char *fmt, va_list ap)
 {
 	err->code = code;
