@@ -499,8 +499,10 @@ int shelter_volume_symlink(struct shelter_volume *vol, const char *target, const
 {
 	int rc;
 
-	if (target[0] == '\0' || strlen(target) >= SHELTER_VOLUME_PATH_MAX)
-		return shelter_err_set(err, SHELTER_E_INVAL, "symlink target empty or too long");
+	if (target[0] == '\0')
+		return shelter_err_set(err, SHELTER_E_INVAL, "symlink target empty");
+	if (strlen(target) >= SHELTER_VOLUME_PATH_MAX)
+		return shelter_err_set(err, SHELTER_E_NAMETOOLONG, "symlink target too long");
 	rc = vol_enter(vol, 1, err);
 	if (rc < 0)
 		return rc;
