@@ -158,9 +158,9 @@ SHELTER_API SHELTER_MUST_USE int shelter_file_pread(struct shelter_file *f, void
 						    struct shelter_err *err);
 /* Write all size bytes at off (or at end of file for an O_APPEND handle, where
  * *out_off, when non-NULL, receives the offset used). Visible to every process on
- * return; durable after shelter_file_sync. Each run of up to 1 MiB (256 chunks) is
- * one atomic operation (§5.3); when a later run fails, the earlier ones stay
- * written, as after a short write(2). */
+ * return; durable after shelter_file_sync. A write of up to 1 MiB is one atomic
+ * operation (§5.3); a larger one is split into 1 MiB operations, and when a later
+ * one fails the earlier ones stay written, as after a short write(2). */
 SHELTER_API SHELTER_MUST_USE int shelter_file_pwrite(struct shelter_file *f, const void *buf,
 						     size_t size, uint64_t off,
 						     uint64_t *out_off, struct shelter_err *err);

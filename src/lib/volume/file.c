@@ -190,12 +190,10 @@ int shelter_file_pwrite(struct shelter_file *f, const void *buf, size_t size, ui
 	if (off > (UINT64_C(1) << 52) || size > (UINT64_C(1) << 52) - off)
 		rc = shelter_err_set(err, SHELTER_E_FBIG, "write beyond the maximum file size");
 	while (rc == 0 && done < size) {
-		uint64_t pos = off + done;
-		/* at most VOL_CHUNKS_PER_GROUP chunks per group, ending on a chunk boundary */
-		uint64_t limit = (pos / VF_CHUNK + VOL_CHUNKS_PER_GROUP) * VF_CHUNK - pos;
-		size_t len = size - done < limit ? size - done : (size_t)limit;
+		/* §5.3: each MiB is one atomic group (at most 257 chunks + SETATTR) */
+		size_t len = size - done < VOL_WRITE_GROUP ? size - done : VOL_WRITE_GROUP;
 
-		rc = write_group(v, f->n, src + done, pos, len, err);
+		rc = write_group(v, f->n, src + done, off + done, len, err);
 		done += len;
 	}
 	if (rc == 0 && out_off != NULL)

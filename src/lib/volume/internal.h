@@ -15,7 +15,7 @@
 #define VOL_SEG_DEFAULT (UINT64_C(256) << 20)
 #define VOL_SEG_MIN (UINT64_C(64) << 10)
 #define VOL_SEG_MAX (UINT64_C(1) << 30) /* record offsets are 32-bit (§4) */
-#define VOL_CHUNKS_PER_GROUP 256u
+#define VOL_WRITE_GROUP (1u << 20) /* bytes of one atomic write group, any alignment */
 #define VOL_WINDOW (UINT64_C(4) << 20)
 
 struct vol_seg {
