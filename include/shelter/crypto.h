@@ -1,4 +1,4 @@
-/* libshelter crypto layer: thin, typed wrappers over OpenSSL 3 (DESIGN.md principle 1).
+/* libshelter crypto layer: thin, typed wrappers over OpenSSL 3; no home-made primitives.
  *
  * No home-made primitives: every function here calls OpenSSL. All functions return 0
  * or a negative enum shelter_code (SHELTER_E_CRYPTO on an OpenSSL failure,

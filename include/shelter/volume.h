@@ -82,9 +82,9 @@ SHELTER_API SHELTER_MUST_USE int shelter_volume_tag(struct shelter_volume *vol,
 
 /* Rewrite the live state into a checkpoint and delete the log segments it replaces
  * (§10), reclaiming the space of overwritten and deleted data and bounding the
- * time the next open takes. Like any write it moves the tag on (by one seal
- * record); the checkpoint keeps the tags of up to 128 operations before it, which
- * stay valid as expected tags (§10.3). Holds the volume's write lock for the whole
+ * time the next open takes. Like any write it moves the tag on (by its seal
+ * records); the checkpoint keeps the last tags before it (up to 128, the seal's
+ * included), which stay valid as expected tags (§10.3). Holds the volume's write lock for the whole
  * copy. A writer's open runs it by itself when more than half of a log over
  * 64 MiB is dead, and still opens when that fails. */
 SHELTER_API SHELTER_MUST_USE int shelter_volume_compact(struct shelter_volume *vol,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Attack suite for protected volumes (docs/formats/volume.md; threat model in
-# DESIGN.md: the host may modify, delete, replay, reorder, roll back and swap anything
+# The threat model (docs/threat-model.md): the host may modify, delete, replay, reorder, roll back and swap anything
 # on disk). Every attack runs on a fresh copy of a reference volume that holds small,
 # multi-chunk and sparse files, a symlink and nested directories spread over five
 # 64 KiB segments, and checks both sides:

@@ -665,6 +665,24 @@ static void tampered_checkpoint_is_refused(void)
 	shelter_volume_close(v);
 	CHECK_RC(shelter_volume_verify(vdir, key, NULL, NULL, NULL, NULL), SHELTER_E_INTEGRITY);
 	patch_byte(vdir, "log/0000000000000002.seg", 96 + 100, 0x01);
+	/* compacting over the damaged chunk fails and leaves the log as it was */
+	{
+		uint8_t t1[32], t2[32];
+		int before, after;
+
+		patch_byte(vdir, "log/0000000000000002.seg", 96 + 100, 0x01);
+		log_bytes(vdir, &before);
+		CHECK_OK(shelter_volume_open(vdir, key, NULL, &v, NULL));
+		CHECK_OK(shelter_volume_tag(v, t1, NULL));
+		CHECK_RC(shelter_volume_compact(v, &err), SHELTER_E_INTEGRITY);
+		CHECK_OK(shelter_volume_tag(v, t2, NULL));
+		CHECK_MEM(t1, t2, 32);
+		CHECK_OK(put(v, "still-writable", "y", 1));
+		shelter_volume_close(v);
+		log_bytes(vdir, &after);
+		CHECK(after == before);
+		patch_byte(vdir, "log/0000000000000002.seg", 96 + 100, 0x01);
+	}
 	/* the end record: the checkpoint cannot be used at all */
 	patch_byte(vdir, "log/0000000000000002.seg", st.st_size - 100, 0x01);
 	CHECK_RC(shelter_volume_open(vdir, key, NULL, &v, &err), SHELTER_E_INTEGRITY);

@@ -412,6 +412,7 @@ struct ckw {
 	uint64_t off;
 	uint64_t index;
 	struct vf_nonces nonces;
+	int sealed;
 };
 
 static int ckw_flush(struct ckw *w, struct shelter_err *err)
@@ -581,6 +582,12 @@ static int write_body(struct ckw *w, struct shelter_err *err)
 	for (size_t i = 0; i < count && rc == 0; i++)
 		if (nodes[i]->type == SHELTER_FT_REG)
 			rc = put_index(w, nodes[i], first[i], err);
+	/* §10.5: seal only once every chunk has been read back and copied, so a volume
+	 * that cannot be compacted (a damaged chunk) is left exactly as it was */
+	if (rc == 0) {
+		rc = vol_seal(w->v, 0, err);
+		w->sealed = rc == 0;
+	}
 	if (rc == 0)
 		rc = put_end(w, data_count, err);
 	if (rc == 0)
@@ -590,8 +597,10 @@ static int write_body(struct ckw *w, struct shelter_err *err)
 	return rc;
 }
 
-/* §10.5: the checkpoint appears under its name only once complete and durable. */
-static int write_checkpoint(struct shelter_volume *v, uint64_t segno, struct shelter_err *err)
+/* §10.5: the checkpoint appears under its name only once complete and durable.
+ * *sealed tells whether the current segment was sealed on the way. */
+static int write_checkpoint(struct shelter_volume *v, uint64_t segno, int *sealed,
+			    struct shelter_err *err)
 {
 	struct vf_seghdr sh = { .flags = VF_SEG_CHECKPOINT, .segno = segno, .first_seq = 1 };
 	struct ckw w = { .v = v, .segno = segno, .off = VF_SEGHDR_SIZE, .cap = UINT64_C(1) << 20 };
@@ -626,6 +635,7 @@ static int write_checkpoint(struct shelter_volume *v, uint64_t segno, struct she
 		(void)unlinkat(v->logfd, tmp, 0);
 	shelter_aead_free(w.aead);
 	free(w.buf);
+	*sealed = w.sealed;
 	return rc;
 }
 
@@ -670,19 +680,19 @@ int vol_should_compact(const struct shelter_volume *v)
 	return total > COMPACT_MIN_BYTES && total - live > live;
 }
 
-/* §10.5: seal, write the checkpoint, open the segment after it, adopt the
- * checkpoint as replay would, then drop what it replaces. */
+/* §10.5: copy the live state, seal, finish and install the checkpoint, open the
+ * segment after it, adopt the checkpoint as replay would, then drop what it
+ * replaces. */
 int vol_compact(struct shelter_volume *v, struct shelter_err *err)
 {
 	uint64_t segno;
+	int sealed = 0;
 	int rc = vol_begin(v, 0, err); /* a tail that can take the seal */
 
 	segno = v->segs[v->nsegs - 1].segno;
-	if (rc == 0)
-		rc = vol_seal(v, 0, err);
 	if (rc == 0) {
-		rc = write_checkpoint(v, segno + 1, err);
-		if (rc < 0)
+		rc = write_checkpoint(v, segno + 1, &sealed, err);
+		if (rc < 0 && sealed)
 			(void)vol_catch_up(v, 1, NULL); /* give the sealed log its next segment */
 	}
 	if (rc == 0)

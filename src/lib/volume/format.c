@@ -187,6 +187,17 @@ int vf_seghdr_decode(const uint8_t *buf, size_t size, const struct vf_keys *keys
 	return 0;
 }
 
+int vf_seghdr_wellformed(const uint8_t *buf, size_t size)
+{
+	uint32_t flags;
+
+	if (size < VF_SEGHDR_SIZE || memcmp(buf, seg_magic, 8) != 0 ||
+	    shelter_load_be(buf + 8, 4) != VF_VERSION)
+		return 0;
+	flags = (uint32_t)shelter_load_be(buf + 12, 4);
+	return (flags & ~VF_SEG_CHECKPOINT) == 0;
+}
+
 int vf_rec_parse(const uint8_t *buf, size_t avail, struct vf_rec *out)
 {
 	struct shelter_rbuf r;

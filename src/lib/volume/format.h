@@ -137,6 +137,9 @@ void vf_seghdr_encode(const struct vf_seghdr *s, const struct vf_keys *keys,
 		      uint8_t out[VF_SEGHDR_SIZE]);
 int vf_seghdr_decode(const uint8_t *buf, size_t size, const struct vf_keys *keys,
 		     struct vf_seghdr *out, struct shelter_err *err);
+/* 1 when buf holds a whole header with the right magic, version and flags (its MAC
+ * unchecked): one of another volume, not random bytes. */
+int vf_seghdr_wellformed(const uint8_t *buf, size_t size);
 
 /* §5: parse the record header at buf (avail bytes available). Returns
  * SHELTER_E_TRUNCATED when the record runs past avail, SHELTER_E_INTEGRITY for an

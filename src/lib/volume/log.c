@@ -105,7 +105,8 @@ int vol_seghdr_check(struct shelter_volume *v, const uint8_t *buf, size_t got,
 {
 	int rc = vf_seghdr_decode(buf, got, v->keys, sh, err);
 
-	if ((rc == 0 || (rc == SHELTER_E_INTEGRITY && got >= VF_SEGHDR_SIZE)) &&
+	/* only a well-formed header (magic, version, flags) can belong to another volume */
+	if ((rc == 0 || (rc == SHELTER_E_INTEGRITY && vf_seghdr_wellformed(buf, got))) &&
 	    memcmp(sh->volume_id, v->hdr.volume_id, VF_ID_SIZE) != 0)
 		return shelter_err_set(err, SHELTER_E_SWAPPED, "segment belongs to another volume");
 	return rc;
@@ -318,7 +319,7 @@ struct scan {
 /* §9: a later record that authenticates proves the damage is not a crash's torn
  * tail (verify only; open must still recover from a power cut). */
 static int later_valid_record(struct shelter_volume *v, struct vol_seg *s, uint64_t from,
-			      uint64_t size)
+			      uint64_t size, uint64_t min_seq)
 {
 	uint8_t *buf = malloc(VOL_WINDOW + VF_REC_MAX), *pt = malloc(VF_REC_MAX);
 	uint64_t pos = from + 1;
@@ -334,7 +335,7 @@ static int later_valid_record(struct shelter_volume *v, struct vol_seg *s, uint6
 
 			found = vf_rec_parse(buf + i, got - i, &rec) == 0 &&
 				(rec.kind == VF_KIND_DATA || rec.kind == VF_KIND_META) &&
-				rec.seq >= v->next_seq && rec.seq < v->next_seq + (UINT64_C(1) << 24) &&
+				rec.seq >= min_seq && rec.seq < min_seq + (UINT64_C(1) << 24) &&
 				vf_rec_open(s->aead, v->hdr.volume_id, s->segno, &rec, pt, NULL) == 0;
 		}
 		pos += VOL_WINDOW;
@@ -378,7 +379,10 @@ static int on_damage(struct shelter_volume *v, struct scan *sc, uint64_t abs, in
 	if (looks_torn(s->fd, abs, sc->size, rc, rec->len) &&
 	    !vol_higher_segment_exists(v, s->segno)) {
 		v->torn_bytes = sc->size - s->end;
-		if (v->report != NULL && later_valid_record(v, s, abs, sc->size))
+		/* records past the ones staged (and past the damaged one, if any) */
+		uint64_t min_seq = v->next_seq + v->grp->count + (rc == SHELTER_E_TRUNCATED ? 0 : 1);
+
+		if (v->report != NULL && later_valid_record(v, s, abs, sc->size, min_seq))
 			vol_problem(v, SHELTER_E_TRUNCATED, "log", "segment %" PRIu64 " offset %"
 				    PRIu64 ": a damaged or unwritten region is followed by valid "
 				    "records; opening would discard %" PRIu64 " bytes", s->segno, abs,
@@ -582,7 +586,9 @@ int vol_catch_up(struct shelter_volume *v, int writable, struct shelter_err *err
 		if (rc < 0)
 			break;
 	}
-	v->poisoned = v->report == NULL;
+	/* damage poisons the handle; an I/O error (say ENOSPC) leaves it usable */
+	v->poisoned = v->report == NULL && rc != SHELTER_E_IO && rc != SHELTER_E_NOSPC &&
+		      rc != SHELTER_E_NOMEM && rc != SHELTER_E_PERM;
 	return rc;
 }
 

@@ -387,6 +387,14 @@ static int apply_setattr(struct vs_state *s, uint64_t seq, const struct vf_meta 
 
 int vs_carry_open(struct vs_state *old, struct vs_state *fresh)
 {
+	size_t opens = 0;
+
+	/* make room first, so that once objects start moving nothing can fail */
+	for (size_t i = 0; i < old->cap; i++)
+		opens += old->slots[i] != NULL && old->slots[i]->opens > 0;
+	while ((fresh->count + opens + 1) * 2 > fresh->cap)
+		if (table_grow(fresh) < 0)
+			return SHELTER_E_NOMEM;
 	for (size_t i = 0; i < old->cap; i++) {
 		struct vs_inode *o = old->slots[i], *n, tmp;
 
@@ -407,8 +415,7 @@ int vs_carry_open(struct vs_state *old, struct vs_state *fresh)
 			o->name = NULL;
 			o->parent = 0;
 		}
-		if (table_put(fresh, o) < 0)
-			return SHELTER_E_NOMEM;
+		(void)table_put(fresh, o); /* cannot fail: room was made above */
 		old->slots[i] = NULL; /* now owned by fresh; the old table is only freed */
 		old->count--;
 	}
