@@ -252,7 +252,8 @@ static struct vs_inode *dir_of(const struct vs_state *s, uint64_t ino)
 {
 	struct vs_inode *d = vs_get(s, ino);
 
-	return d != NULL && d->type == SHELTER_FT_DIR && d->parent + (ino == VS_ROOT_INO) != 0
+	/* a directory that is still linked into the tree (the root always is) */
+	return d != NULL && d->type == SHELTER_FT_DIR && (d->parent != 0 || ino == VS_ROOT_INO)
 		       ? d
 		       : NULL;
 }
