@@ -39,13 +39,7 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Shared with fuzz_volume_open.c: a volume made with this key and these header
- * fields has the same segment 1 key in every run, so committed records stay valid. */
-static const uint8_t fz_key[SHELTER_KEY_SIZE] = "shelter-fuzz-volume-key-32bytes!";
-static const uint8_t fz_volume_id[VF_ID_SIZE] = "fuzz-volume-id01";
-static const uint8_t fz_salt[VF_SALT_SIZE] = "fuzz-volume-salt-0123456789abcde";
-static const uint8_t fz_seg_salt[VF_SALT_SIZE] = "fuzz-segment-salt-0123456789abcd";
-#define FZ_CREATED_NS INT64_C(1700000000000000000)
+#include "fixture.h"
 
 static struct vf_keys g_keys;            /* from fz_key and fz_salt */
 static struct vf_header g_hdr;

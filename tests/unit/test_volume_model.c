@@ -42,6 +42,7 @@
 
 #include "shelter/volume.h"
 #include "../test.h"
+#include "../rng.h"
 
 #define KIB 1024u
 #define SEG_SIZE (64 * KIB)
@@ -69,23 +70,6 @@ static char g_dir[PATH_MAX];
 
 /* ---- splitmix64 ---- */
 
-struct rng {
-	uint64_t s;
-};
-
-static uint64_t rng_next(struct rng *r)
-{
-	uint64_t z = (r->s += UINT64_C(0x9e3779b97f4a7c15));
-
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
-static uint64_t rng_below(struct rng *r, uint64_t n)
-{
-	return n == 0 ? 0 : rng_next(r) % n;
-}
 
 static int rng_pct(struct rng *r, unsigned pct)
 {
