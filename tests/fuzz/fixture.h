@@ -3,13 +3,97 @@
 #ifndef SHELTER_FUZZ_FIXTURE_H
 #define SHELTER_FUZZ_FIXTURE_H
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "shelter/crypto.h"
 #include "volume/format.h"
+
+/* Each harness defines FZ_NAME ("fuzz_volume_open", ...) before including this. */
+#ifndef FZ_NAME
+#error "define FZ_NAME before including fixture.h"
+#endif
 
 static const uint8_t fz_key[SHELTER_KEY_SIZE] = "shelter-fuzz-volume-key-32bytes!";
 static const uint8_t fz_volume_id[VF_ID_SIZE] = "fuzz-volume-id01";
 static const uint8_t fz_salt[VF_SALT_SIZE] = "fuzz-volume-salt-0123456789abcde";
 static const uint8_t fz_seg_salt[VF_SALT_SIZE] = "fuzz-segment-salt-0123456789abcd";
 #define FZ_CREATED_NS INT64_C(1700000000000000000)
+
+static char fz_base[256]; /* the harness's private temporary directory, if it made one */
+
+/* Remove everything under path (the harness's own directory, a few levels deep). */
+static inline void fz_remove_tree(const char *path, int self)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	char sub[4096];
+
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+		if (unlink(sub) < 0 && (errno == EISDIR || errno == EPERM))
+			fz_remove_tree(sub, 1);
+	}
+	if (d != NULL)
+		closedir(d);
+	if (self)
+		(void)rmdir(path);
+}
+
+static inline void fz_cleanup(void)
+{
+	if (fz_base[0] != '\0')
+		fz_remove_tree(fz_base, 1);
+	fz_base[0] = '\0';
+}
+
+/* A failed property: say why and crash, so libFuzzer keeps the input. */
+static inline __attribute__((format(printf, 1, 2), noreturn)) void fz_die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, FZ_NAME ": ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fz_cleanup(); /* libFuzzer's crash path skips atexit */
+	abort();
+}
+
+/* Make fz_base: /dev/shm first (fast), then $TMPDIR, then /tmp. */
+static inline void fz_make_base(void)
+{
+	const char *roots[3] = { "/dev/shm", getenv("TMPDIR"), "/tmp" };
+
+	for (int i = 0; i < 3; i++) {
+		if (roots[i] == NULL || access(roots[i], W_OK) != 0)
+			continue;
+		snprintf(fz_base, sizeof(fz_base), "%s/shelter-" FZ_NAME "-XXXXXX", roots[i]);
+		if (mkdtemp(fz_base) != NULL) {
+			atexit(fz_cleanup);
+			return;
+		}
+	}
+	fz_die("no writable temporary directory");
+}
+
+/* The lowest free descriptor, to catch descriptors an input leaks. */
+static inline int fz_lowest_free_fd(void)
+{
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0)
+		close(fd);
+	return fd;
+}
 
 #endif

@@ -39,26 +39,13 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+#define FZ_NAME "fuzz_volume_format"
 #include "fixture.h"
 
 static struct vf_keys g_keys;            /* from fz_key and fz_salt */
 static struct vf_header g_hdr;
 static struct vf_seghdr g_seghdr;
 static struct shelter_aead *g_aead;      /* segment 1 of that volume */
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "fuzz_volume_format: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	abort();
-}
 
 static void setup(void)
 {
@@ -76,7 +63,7 @@ static void setup(void)
 	if (vf_keys_derive(fz_key, fz_salt, &g_keys, NULL) < 0 ||
 	    vf_segment_key(&g_keys, &g_hdr, &g_seghdr, seg_key, NULL) < 0 ||
 	    shelter_aead_new(seg_key, &g_aead, NULL) < 0)
-		die("setup: key derivation failed");
+		fz_die("setup: key derivation failed");
 	shelter_wipe(seg_key, sizeof(seg_key));
 }
 
@@ -88,15 +75,15 @@ static void meta_roundtrip(const uint8_t *pt, size_t len, const struct vf_meta *
 	size_t n = vf_meta_encode(m, out, sizeof(out)), end;
 
 	if (n == 0)
-		die("vf_meta_encode refused an operation vf_meta_decode accepted");
+		fz_die("vf_meta_encode refused an operation vf_meta_decode accepted");
 	if (n % VF_META_ALIGN != 0)
-		die("vf_meta_encode returned an unpadded size");
+		fz_die("vf_meta_encode returned an unpadded size");
 	end = n > len ? n : len;
 	for (size_t i = 0; i < end; i++) {
 		uint8_t a = i < n ? out[i] : 0, b = i < len ? pt[i] : 0;
 
 		if (a != b)
-			die("vf_meta_encode(vf_meta_decode(x)) != x");
+			fz_die("vf_meta_encode(vf_meta_decode(x)) != x");
 	}
 }
 
@@ -117,10 +104,10 @@ static void ckpt_end_check(const uint8_t *pt, size_t len)
 	if (vf_ckpt_end_decode(pt, len, &e) != 0)
 		return;
 	if (len != VF_CKPT_END_PT)
-		die("vf_ckpt_end_decode accepted %zu bytes", len);
+		fz_die("vf_ckpt_end_decode accepted %zu bytes", len);
 	vf_ckpt_end_encode(&e, out);
 	if (memcmp(out, pt, VF_CKPT_END_PT) != 0)
-		die("vf_ckpt_end_encode(vf_ckpt_end_decode(x)) != x");
+		fz_die("vf_ckpt_end_encode(vf_ckpt_end_decode(x)) != x");
 }
 
 /* §3: peek, derive the keys from the salt the header names, verify. */
@@ -133,19 +120,19 @@ static void header_check(const uint8_t *data, size_t size)
 
 	if (size < VF_HDR_SIZE) {
 		if (peek == 0)
-			die("vf_header_peek accepted a short header");
+			fz_die("vf_header_peek accepted a short header");
 		return;
 	}
 	if (vf_chain_genesis(data, genesis, NULL) < 0)
-		die("vf_chain_genesis failed");
+		fz_die("vf_chain_genesis failed");
 	if (peek != 0 && peek != SHELTER_E_INTEGRITY)
 		return;
 	if (vf_keys_derive(fz_key, h.salt, &k, NULL) < 0)
-		die("vf_keys_derive failed");
+		fz_die("vf_keys_derive failed");
 	if (vf_header_verify(data, &k, NULL) == 0 && peek == 0) {
 		vf_header_encode(&h, &k, again);
 		if (memcmp(again, data, VF_HDR_SIZE) != 0)
-			die("a verified volume header does not re-encode to itself");
+			fz_die("a verified volume header does not re-encode to itself");
 	}
 	shelter_wipe(&k, sizeof(k));
 }
@@ -160,7 +147,7 @@ static void seghdr_check(const uint8_t *data, size_t size)
 		return;
 	vf_seghdr_encode(&s, &g_keys, again);
 	if (memcmp(again, data, VF_SEGHDR_SIZE) != 0)
-		die("a verified segment header does not re-encode to itself");
+		fz_die("a verified segment header does not re-encode to itself");
 }
 
 /* §5.1: open one parsed record. The plaintext buffer is exactly the ciphertext size
@@ -172,7 +159,7 @@ static void record_open(const struct vf_rec *rec)
 	int rc;
 
 	if (pt == NULL)
-		die("out of memory");
+		fz_die("out of memory");
 	memset(pt, 0xa5, ctlen);
 	rc = vf_rec_open(g_aead, fz_volume_id, 1, rec, pt, NULL);
 	if (rc == 0 && (rec->kind == VF_KIND_META || rec->kind == VF_KIND_CKPT_META)) {
@@ -181,7 +168,7 @@ static void record_open(const struct vf_rec *rec)
 	} else if (rc != 0) {
 		for (size_t i = 0; i < ctlen; i++)
 			if (pt[i] != 0)
-				die("vf_rec_open released unverified plaintext");
+				fz_die("vf_rec_open released unverified plaintext");
 	}
 	free(pt);
 }
@@ -197,16 +184,16 @@ static void records_walk(const uint8_t *p, size_t left)
 
 		if (rc != 0) {
 			if (rc != SHELTER_E_TRUNCATED && rc != SHELTER_E_INTEGRITY)
-				die("vf_rec_parse returned an unexpected code");
+				fz_die("vf_rec_parse returned an unexpected code");
 			return;
 		}
 		if (rec.len < VF_REC_OVERHEAD || rec.len > left || rec.len > VF_REC_MAX ||
 		    rec.hdr != p || rec.ct != p + VF_REC_HDR ||
 		    rec.tag != p + rec.len - SHELTER_GCM_TAG_SIZE)
-			die("vf_rec_parse accepted a record outside its buffer");
+			fz_die("vf_rec_parse accepted a record outside its buffer");
 		record_open(&rec);
 		if (vf_chain_next(chain, &rec, NULL) < 0)
-			die("vf_chain_next failed");
+			fz_die("vf_chain_next failed");
 		p += rec.len;
 		left -= rec.len;
 	}
@@ -242,7 +229,7 @@ static void seal_raw(struct stream *s, uint8_t kind, uint8_t flags, uint64_t ino
 	    shelter_random_bytes(nonce, sizeof(nonce), NULL) < 0 ||
 	    vf_rec_seal(g_aead, fz_volume_id, 1, kind, flags, s->seq++, ino, chunk, nonce, pt, n,
 			s->buf + s->len, NULL) < 0)
-		die("generator: seal");
+		fz_die("generator: seal");
 	s->len += n + VF_REC_OVERHEAD;
 }
 
@@ -254,7 +241,7 @@ static void seal_meta(struct stream *s, uint8_t kind, const struct vf_meta *m, i
 	size_t n = vf_meta_encode(m, pt, sizeof(pt));
 
 	if (n == 0)
-		die("generator: encode");
+		fz_die("generator: encode");
 	if (name != NULL)
 		put_seed(dir, name, pt, n);
 	seal_raw(s, kind, last ? VF_FLAG_END : 0, 0, 0, pt, n);

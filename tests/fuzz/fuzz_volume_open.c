@@ -57,14 +57,14 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+#define FZ_NAME "fuzz_volume_open"
 #include "fixture.h"
 
 #define SEG1 "0000000000000001.seg"
 #define DEPTH_MAX 16
 #define READ_SPAN (UINT64_C(64) << 10)
 
-static char g_base[256];               /* private temporary directory */
-static char g_vol[300];                /* g_base/vol: the volume each input lands in */
+static char g_vol[300];                /* fz_base/vol: the volume each input lands in */
 static uint8_t g_volhdr[VF_HDR_SIZE];  /* its VOLUME file */
 static uint8_t *g_seg;                 /* segment 1 as the library wrote it */
 static size_t g_seg_size;
@@ -73,27 +73,10 @@ static struct vf_header g_hdr;
 static struct vf_seghdr g_seghdr;
 static int g_verbose;                  /* SHELTER_FUZZ_VERBOSE=1: one line per input */
 
-static void cleanup(void);
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-/* A failed property: say why and crash, so libFuzzer keeps the input. */
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "fuzz_volume_open: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	cleanup(); /* libFuzzer's crash path skips atexit */
-	abort();
-}
-
 static void check(int rc, const struct shelter_err *err, const char *what)
 {
 	if (rc != 0)
-		die("%s: %d %s", what, rc, err->msg);
+		fz_die("%s: %d %s", what, rc, err->msg);
 }
 
 /* ---- files ---- */
@@ -104,14 +87,14 @@ static void write_file(const char *path, const uint8_t *buf, size_t size)
 	size_t done = 0;
 
 	if (fd < 0)
-		die("create %s: %s", path, strerror(errno));
+		fz_die("create %s: %s", path, strerror(errno));
 	while (done < size) {
 		ssize_t n = write(fd, buf + done, size - done);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			die("write %s: %s", path, strerror(errno));
+			fz_die("write %s: %s", path, strerror(errno));
 		done += (size_t)n;
 	}
 	close(fd);
@@ -124,65 +107,13 @@ static uint8_t *read_file(const char *path, size_t *out_size)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0 || fstat(fd, &st) < 0)
-		die("open %s: %s", path, strerror(errno));
+		fz_die("open %s: %s", path, strerror(errno));
 	buf = malloc((size_t)st.st_size + 1);
 	if (buf == NULL || read(fd, buf, (size_t)st.st_size) != st.st_size)
-		die("read %s", path);
+		fz_die("read %s", path);
 	close(fd);
 	*out_size = (size_t)st.st_size;
 	return buf;
-}
-
-/* Remove everything under path (our own directory: at most vol/log/x deep). */
-static void remove_tree(const char *path, int self)
-{
-	DIR *d = opendir(path);
-	struct dirent *e;
-	char sub[4096];
-
-	while (d != NULL && (e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-		if (unlink(sub) < 0 && (errno == EISDIR || errno == EPERM))
-			remove_tree(sub, 1);
-	}
-	if (d != NULL)
-		closedir(d);
-	if (self)
-		(void)rmdir(path);
-}
-
-static void cleanup(void)
-{
-	if (g_base[0] != '\0')
-		remove_tree(g_base, 1);
-	g_base[0] = '\0';
-}
-
-static void make_base(void)
-{
-	const char *roots[3] = { "/dev/shm", getenv("TMPDIR"), "/tmp" };
-
-	for (int i = 0; i < 3; i++) {
-		if (roots[i] == NULL || access(roots[i], W_OK) != 0)
-			continue;
-		snprintf(g_base, sizeof(g_base), "%s/shelter-fuzz-open-XXXXXX", roots[i]);
-		if (mkdtemp(g_base) != NULL) {
-			atexit(cleanup);
-			return;
-		}
-	}
-	die("no writable temporary directory");
-}
-
-static int lowest_free_fd(void)
-{
-	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-	if (fd >= 0)
-		close(fd);
-	return fd;
 }
 
 /* ---- building the reference volume ---- */
@@ -199,7 +130,7 @@ static void fixed_headers(void)
 	memcpy(g_seghdr.volume_id, fz_volume_id, VF_ID_SIZE);
 	memcpy(g_seghdr.salt, fz_seg_salt, VF_SALT_SIZE);
 	if (vf_keys_derive(fz_key, fz_salt, &g_keys, NULL) < 0)
-		die("vf_keys_derive");
+		fz_die("vf_keys_derive");
 }
 
 static void put_data(struct shelter_volume *v, const char *path, const void *buf, size_t size,
@@ -247,7 +178,7 @@ static void build_volume(const char *dir)
 	snprintf(path, sizeof(path), "%s/log/" SEG1, dir);
 	g_seg = read_file(path, &g_seg_size);
 	if (g_seg_size <= VF_SEGHDR_SIZE || memcmp(g_seg, seghdr, VF_SEGHDR_SIZE) != 0)
-		die("reference segment unexpected");
+		fz_die("reference segment unexpected");
 }
 
 /* ---- one input ---- */
@@ -270,10 +201,10 @@ static void on_problem(void *ctx, int kind, const char *where, const char *detai
 	case SHELTER_E_STALE:
 		break;
 	default:
-		die("verify reported undocumented kind %d at '%s': %s", kind, where, detail);
+		fz_die("verify reported undocumented kind %d at '%s': %s", kind, where, detail);
 	}
 	if (where == NULL || detail == NULL || strlen(where) + strlen(detail) == SIZE_MAX)
-		die("problem without a place or a detail"); /* strlen: ASan checks both */
+		fz_die("problem without a place or a detail"); /* strlen: ASan checks both */
 	p->count++;
 }
 
@@ -293,12 +224,12 @@ static int on_dirent(void *ctx, const char *name, const struct shelter_stat *st)
 		e->names = realloc(e->names, cap * sizeof(*e->names));
 		e->st = realloc(e->st, cap * sizeof(*e->st));
 		if (e->names == NULL || e->st == NULL)
-			die("out of memory");
+			fz_die("out of memory");
 		e->cap = cap;
 	}
 	e->names[e->count] = strdup(name);
 	if (e->names[e->count] == NULL)
-		die("out of memory");
+		fz_die("out of memory");
 	e->st[e->count++] = *st;
 	return 0;
 }
@@ -312,7 +243,7 @@ static int read_failed(const char *path, uint64_t off, int rc, const struct shel
 {
 	if (g_intact || (rc != SHELTER_E_INTEGRITY && rc != SHELTER_E_TRUNCATED &&
 			 rc != SHELTER_E_SWAPPED))
-		die("read '%s' at %" PRIu64 " after a clean open%s: %d %s", path, off,
+		fz_die("read '%s' at %" PRIu64 " after a clean open%s: %d %s", path, off,
 		    g_intact ? " of a volume verify found intact" : "", rc, err->msg);
 	return 1;
 }
@@ -330,7 +261,7 @@ static int read_range(struct shelter_file *f, const char *path, uint64_t off, ui
 		if (rc != 0)
 			return read_failed(path, off, rc, &err);
 		if (got == 0)
-			die("'%s': end of file at %" PRIu64 ", before %" PRIu64, path, off, end);
+			fz_die("'%s': end of file at %" PRIu64 ", before %" PRIu64, path, off, end);
 		off += got;
 	}
 	return 0;
@@ -358,7 +289,7 @@ static void read_all(struct shelter_volume *v, const char *path, const struct sh
 	check(shelter_file_stat(f, &fst, &err), &err, "file stat");
 	shelter_file_close(f);
 	if (got != 0 || fst.size != st->size || fst.ino != st->ino)
-		die("'%s': size %" PRIu64 " but a read at the end gave %zu bytes", path, st->size,
+		fz_die("'%s': size %" PRIu64 " but a read at the end gave %zu bytes", path, st->size,
 		    got);
 }
 
@@ -377,7 +308,7 @@ static void explore(struct shelter_volume *v, const char *dir, int depth)
 			goto next;
 		check(shelter_volume_stat(v, path, &st, &err), &err, "stat");
 		if (st.ino != e.st[i].ino || st.type != e.st[i].type)
-			die("'%s': stat and readdir disagree", path);
+			fz_die("'%s': stat and readdir disagree", path);
 		switch (st.type) {
 		case SHELTER_FT_DIR:
 			if (depth < DEPTH_MAX)
@@ -391,7 +322,7 @@ static void explore(struct shelter_volume *v, const char *dir, int depth)
 			      "readlink");
 			break;
 		default:
-			die("'%s': file type %u", path, st.type);
+			fz_die("'%s': file type %u", path, st.type);
 		}
 next:
 		free(e.names[i]);
@@ -407,7 +338,7 @@ static int verify(unsigned *out_count)
 	int rc = shelter_volume_verify(g_vol, fz_key, NULL, on_problem, &p, &err);
 
 	if (rc > 0)
-		die("verify returned %d", rc);
+		fz_die("verify returned %d", rc);
 	*out_count = p.count;
 	return rc;
 }
@@ -434,7 +365,7 @@ static size_t land(const uint8_t *data, size_t size, const char *seg)
 		cap = segsize;
 		buf = malloc(cap);
 		if (buf == NULL)
-			die("out of memory");
+			fz_die("out of memory");
 	}
 	if (whole) {
 		memcpy(buf, data, size);
@@ -444,7 +375,7 @@ static size_t land(const uint8_t *data, size_t size, const char *seg)
 			memcpy(buf + VF_SEGHDR_SIZE, data, size);
 	}
 	snprintf(path, sizeof(path), "%s/log", g_vol);
-	remove_tree(path, 0); /* a new segment or leftovers from the previous input */
+	fz_remove_tree(path, 0); /* a new segment or leftovers from the previous input */
 	snprintf(path, sizeof(path), "%s/VOLUME", g_vol);
 	write_file(path, g_volhdr, sizeof(g_volhdr));
 	write_file(seg, buf, segsize);
@@ -458,7 +389,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct shelter_err err;
 	uint8_t tag[SHELTER_VOLUME_TAG_SIZE];
 	unsigned nprob1, nprob2 = 0;
-	int fd0 = lowest_free_fd(), rc_v1, rc_o, rc_v2 = 0;
+	int fd0 = fz_lowest_free_fd(), rc_v1, rc_o, rc_v2 = 0;
 	size_t segsize;
 
 	snprintf(seg, sizeof(seg), "%s/log/" SEG1, g_vol);
@@ -466,26 +397,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rc_v1 = verify(&nprob1);
 	g_intact = rc_v1 == 0;
 	if (file_size(seg) != segsize)
-		die("verify changed the segment file");
+		fz_die("verify changed the segment file");
 	rc_o = shelter_volume_open(g_vol, fz_key, NULL, &v, &err);
 	if (rc_o > 0 || (rc_o == 0) != (v != NULL))
-		die("open returned %d with handle %p", rc_o, (void *)v);
+		fz_die("open returned %d with handle %p", rc_o, (void *)v);
 	if (rc_v1 == 0 && rc_o != 0)
-		die("verify found the volume intact but open failed: %d %s", rc_o, err.msg);
+		fz_die("verify found the volume intact but open failed: %d %s", rc_o, err.msg);
 	if (rc_o == 0) {
 		explore(v, "", 0);
 		check(shelter_volume_tag(v, tag, &err), &err, "tag");
 		shelter_volume_close(v);
 		rc_v2 = verify(&nprob2);
 		if (rc_v1 == 0 && rc_v2 != 0)
-			die("verify found the volume intact, open succeeded, but verify of what "
+			fz_die("verify found the volume intact, open succeeded, but verify of what "
 			    "open left says %d (%u problems)", rc_v2, nprob2);
 	}
 	if (g_verbose)
 		fprintf(stderr, "verify %d (%u problems), open %d%s%s, verify after open %d\n",
 			rc_v1, nprob1, rc_o, rc_o ? ": " : "", rc_o ? err.msg : "", rc_v2);
-	if (lowest_free_fd() != fd0)
-		die("file descriptor leaked (lowest free fd %d, was %d)", lowest_free_fd(), fd0);
+	if (fz_lowest_free_fd() != fd0)
+		fz_die("file descriptor leaked (lowest free fd %d, was %d)", fz_lowest_free_fd(), fd0);
 	return 0;
 }
 
@@ -510,7 +441,7 @@ static void put_seed(const char *dir, const char *name, const uint8_t *p, size_t
 static void s_bytes(struct stream *s, const uint8_t *p, size_t size)
 {
 	if (s->len + size > sizeof(s->buf))
-		die("generator: stream full");
+		fz_die("generator: stream full");
 	memcpy(s->buf + s->len, p, size);
 	s->len += size;
 }
@@ -524,7 +455,7 @@ static void s_raw(struct stream *s, uint8_t kind, uint8_t flags, uint64_t ino, u
 	    shelter_random_bytes(nonce, sizeof(nonce), NULL) < 0 ||
 	    vf_rec_seal(g_seal, fz_volume_id, 1, kind, flags, s->seq++, ino, chunk, nonce, pt, n,
 			s->buf + s->len, NULL) < 0)
-		die("generator: seal");
+		fz_die("generator: seal");
 	s->len += n + VF_REC_OVERHEAD;
 }
 
@@ -534,7 +465,7 @@ static void s_kmeta(struct stream *s, uint8_t kind, const struct vf_meta *m, int
 	size_t n = vf_meta_encode(m, pt, sizeof(pt));
 
 	if (n == 0)
-		die("generator: encode");
+		fz_die("generator: encode");
 	s_raw(s, kind, last ? VF_FLAG_END : 0, 0, 0, pt, n);
 }
 
@@ -801,14 +732,14 @@ static void transplant(const uint8_t *seg, size_t size, struct stream *out)
 	if (vf_seghdr_decode(seg, size, &g_keys, &sh, NULL) < 0 ||
 	    vf_segment_key(&g_keys, &g_hdr, &sh, key, NULL) < 0 ||
 	    shelter_aead_new(key, &old, NULL) < 0)
-		die("generator: checkpoint header");
+		fz_die("generator: checkpoint header");
 	out->len = 0;
 	while (off < size) {
 		struct vf_rec r;
 
 		if (vf_rec_parse(seg + off, size - off, &r) < 0 ||
 		    vf_rec_open(old, fz_volume_id, sh.segno, &r, pt, NULL) < 0)
-			die("generator: checkpoint record at %zu", off);
+			fz_die("generator: checkpoint record at %zu", off);
 		out->seq = r.seq;
 		s_raw(out, r.kind, r.flags, r.ino, r.chunk, pt, r.len - VF_REC_OVERHEAD);
 		off += r.len;
@@ -842,7 +773,7 @@ static void generate_checkpoints(const char *dir, const char *ref)
 		}
 	}
 	if (seg == NULL)
-		die("generator: compaction left no checkpoint");
+		fz_die("generator: compaction left no checkpoint");
 	transplant(seg, size, &s);
 	free(seg);
 	put_checkpoint(dir, "ckpt-valid", &s);
@@ -870,13 +801,13 @@ static void generate(const char *dir, const char *ref)
 
 	if (vf_segment_key(&g_keys, &g_hdr, &g_seghdr, key, NULL) < 0 ||
 	    shelter_aead_new(key, &g_seal, NULL) < 0)
-		die("generator: segment key");
+		fz_die("generator: segment key");
 	shelter_wipe(key, sizeof(key));
 	while (off < nrecs) {
 		struct vf_rec r;
 
 		if (vf_rec_parse(recs + off, nrecs - off, &r) != 0)
-			die("generator: reference segment does not parse");
+			fz_die("generator: reference segment does not parse");
 		if (r.kind == VF_KIND_DATA && first_data == 0)
 			first_data = off;
 		last_rec = off;
@@ -955,17 +886,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	g_verbose = getenv("SHELTER_FUZZ_VERBOSE") != NULL;
-	make_base();
+	fz_make_base();
 	fixed_headers();
-	snprintf(path, sizeof(path), "%s/ref", g_base);
+	snprintf(path, sizeof(path), "%s/ref", fz_base);
 	build_volume(path);
 	if (dir != NULL) {
 		generate(dir, path);
 		exit(0);
 	}
 	/* each input's volume: the reference VOLUME and lock file, and a log/ */
-	snprintf(g_vol, sizeof(g_vol), "%s/vol", g_base);
+	snprintf(g_vol, sizeof(g_vol), "%s/vol", fz_base);
 	if (rename(path, g_vol) < 0)
-		die("rename %s: %s", path, strerror(errno));
+		fz_die("rename %s: %s", path, strerror(errno));
 	return 0;
 }

@@ -43,6 +43,7 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+#define FZ_NAME "fuzz_volume_ops"
 #include "fixture.h"
 
 #define OPS_MAX 64
@@ -60,7 +61,6 @@ static const uint64_t g_offs[] = {
 };
 static const size_t g_sizes[] = { 0, 1, 7, 4095, 4096, 4097, 8192, WRITE_MAX };
 
-static char g_base[256];
 static char g_vol[300];
 static int g_verbose;
 
@@ -75,22 +75,6 @@ static struct fslot g_f[NFILE];
 static uint8_t g_tags[NTAGS][SHELTER_VOLUME_TAG_SIZE]; /* tags seen in this input */
 static size_t g_ntags;
 static uint64_t g_written;
-
-static void cleanup(void);
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "fuzz_volume_ops: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	cleanup();
-	abort();
-}
 
 static void trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void trace(const char *fmt, ...)
@@ -111,70 +95,19 @@ static int res(int rc, const struct shelter_err *err, const char *what)
 {
 	trace("  %s -> %d%s%s", what, rc, rc ? " " : "", rc ? err->msg : "");
 	if (rc > 0)
-		die("%s returned %d", what, rc);
+		fz_die("%s returned %d", what, rc);
 	if (rc <= SHELTER_E_INTEGRITY)
-		die("%s on an undamaged volume: %d %s", what, rc, err->msg);
+		fz_die("%s on an undamaged volume: %d %s", what, rc, err->msg);
 	return rc;
 }
 
 static void check(int rc, const struct shelter_err *err, const char *what)
 {
 	if (res(rc, err, what) != 0)
-		die("%s: %d %s", what, rc, err->msg);
+		fz_die("%s: %d %s", what, rc, err->msg);
 }
 
 /* ---- directory ---- */
-
-static void remove_tree(const char *path, int self)
-{
-	DIR *d = opendir(path);
-	struct dirent *e;
-	char sub[4096];
-
-	while (d != NULL && (e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-		if (unlink(sub) < 0 && (errno == EISDIR || errno == EPERM))
-			remove_tree(sub, 1);
-	}
-	if (d != NULL)
-		closedir(d);
-	if (self)
-		(void)rmdir(path);
-}
-
-static void cleanup(void)
-{
-	if (g_base[0] != '\0')
-		remove_tree(g_base, 1);
-	g_base[0] = '\0';
-}
-
-static void make_base(void)
-{
-	const char *roots[3] = { "/dev/shm", getenv("TMPDIR"), "/tmp" };
-
-	for (int i = 0; i < 3; i++) {
-		if (roots[i] == NULL || access(roots[i], W_OK) != 0)
-			continue;
-		snprintf(g_base, sizeof(g_base), "%s/shelter-fuzz-ops-XXXXXX", roots[i]);
-		if (mkdtemp(g_base) != NULL) {
-			atexit(cleanup);
-			return;
-		}
-	}
-	die("no writable temporary directory");
-}
-
-static int lowest_free_fd(void)
-{
-	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-	if (fd >= 0)
-		close(fd);
-	return fd;
-}
 
 /* ---- input cursor ---- */
 
@@ -212,13 +145,13 @@ static void same_snap(const struct snap *a, const struct snap *b, const char *wh
 {
 	for (size_t i = 0; i < NNAMES; i++) {
 		if (a[i].rc != b[i].rc)
-			die("%s: stat '%s' gave %d, then %d", when, g_names[i], a[i].rc, b[i].rc);
+			fz_die("%s: stat '%s' gave %d, then %d", when, g_names[i], a[i].rc, b[i].rc);
 		if (a[i].rc != 0)
 			continue;
 		if (a[i].st.type != b[i].st.type || a[i].st.size != b[i].st.size ||
 		    a[i].st.mode != b[i].st.mode || a[i].st.ino != b[i].st.ino ||
 		    a[i].st.nlink != b[i].st.nlink)
-			die("%s: '%s' type %u size %" PRIu64 " mode %o ino %" PRIu64
+			fz_die("%s: '%s' type %u size %" PRIu64 " mode %o ino %" PRIu64
 			    ", then type %u size %" PRIu64 " mode %o ino %" PRIu64,
 			    when, g_names[i], a[i].st.type, a[i].st.size, a[i].st.mode, a[i].st.ino,
 			    b[i].st.type, b[i].st.size, b[i].st.mode, b[i].st.ino);
@@ -246,7 +179,7 @@ static void cross_check(void)
 	get_tag(g_v[0], t0);
 	get_tag(g_v[1], t1);
 	if (memcmp(t0, t1, sizeof(t0)) != 0)
-		die("two handles of one volume report different tags");
+		fz_die("two handles of one volume report different tags");
 	snapshot(g_v[0], s0);
 	snapshot(g_v[1], s1);
 	same_snap(s0, s1, "handle 0 vs handle 1");
@@ -256,7 +189,7 @@ static void on_problem(void *ctx, int kind, const char *where, const char *detai
 {
 	(void)ctx;
 	if (kind != 0)
-		die("verify of an undamaged volume: kind %d at '%s': %s", kind,
+		fz_die("verify of an undamaged volume: kind %d at '%s': %s", kind,
 		    where ? where : "(null)", detail ? detail : "(null)");
 	trace("  verify notice at '%s': %s", where ? where : "(null)", detail ? detail : "(null)");
 }
@@ -272,7 +205,7 @@ static int open_vol(const uint8_t *expected, struct shelter_volume **out)
 	if (rc != 0)
 		fprintf(stderr, "fuzz_volume_ops: open volume: %d %s\n", rc, err.msg);
 	if ((rc == 0) != (*out != NULL))
-		die("open returned %d with handle %p", rc, (void *)*out);
+		fz_die("open returned %d with handle %p", rc, (void *)*out);
 	return rc;
 }
 
@@ -304,7 +237,7 @@ static void reopen(uint8_t arg)
 	}
 	if (res(shelter_volume_verify(g_vol, fz_key, before, on_problem, NULL, &err), &err,
 		"verify") != 0)
-		die("verify of an undamaged volume with its own tag: %s", err.msg);
+		fz_die("verify of an undamaged volume with its own tag: %s", err.msg);
 	/* the current tag, none, or one seen earlier in this input (§6: an earlier point
 	 * of the history stays a valid expected tag) */
 	switch (arg % 4) {
@@ -320,12 +253,12 @@ static void reopen(uint8_t arg)
 		break;
 	}
 	if (open_vol(expected, &g_v[0]) != 0)
-		die("reopen with %s failed", expected == before ? "the tag before close"
+		fz_die("reopen with %s failed", expected == before ? "the tag before close"
 					     : expected	   ? "an earlier tag"
 							   : "no expected tag");
 	get_tag(g_v[0], after);
 	if (memcmp(before, after, sizeof(before)) != 0)
-		die("the tag after reopen differs from the tag before close");
+		fz_die("the tag after reopen differs from the tag before close");
 	snapshot(g_v[0], s1);
 	same_snap(s0, s1, "across reopen");
 }
@@ -373,7 +306,7 @@ static int on_dirent(void *ctx, const char *name, const struct shelter_stat *st)
 	(void)ctx;
 	if (name == NULL || strlen(name) == 0 || st->type < SHELTER_FT_REG ||
 	    st->type > SHELTER_FT_LNK)
-		die("readdir entry '%s' type %u", name ? name : "(null)", st->type);
+		fz_die("readdir entry '%s' type %u", name ? name : "(null)", st->type);
 	return 0;
 }
 
@@ -400,7 +333,7 @@ static void op_open(struct prog *pr)
 	rc = res(shelter_file_open(v, name, flags, b & 64 ? 0600 : 0644, &f, &err), &err,
 		 "file open");
 	if ((rc == 0) != (f != NULL))
-		die("file open returned %d with handle %p", rc, (void *)f);
+		fz_die("file open returned %d with handle %p", rc, (void *)f);
 	if (rc == 0)
 		g_f[slot] = (struct fslot){ .f = f, .vol = vi, .flags = flags };
 }
@@ -425,7 +358,7 @@ static void op_write(struct prog *pr)
 					    0644, &s->f, &err),
 			  &err, "file open");
 		if ((rc2 == 0) != (s->f != NULL))
-			die("file open returned %d with handle %p", rc2, (void *)s->f);
+			fz_die("file open returned %d with handle %p", rc2, (void *)s->f);
 		if (rc2 != 0)
 			return;
 		s->vol = v == g_v[0] ? 0 : 1;
@@ -446,10 +379,10 @@ static void op_write(struct prog *pr)
 	if (s->flags & SHELTER_O_APPEND)
 		off = used;
 	else if (used != UINT64_MAX && used != off)
-		die("pwrite at %" PRIu64 " reported offset %" PRIu64, off, used);
+		fz_die("pwrite at %" PRIu64 " reported offset %" PRIu64, off, used);
 	check(shelter_file_pread(s->f, back, n, off, &got, &err), &err, "pread after pwrite");
 	if (got != n || memcmp(buf, back, n) != 0)
-		die("pwrite of %zu bytes at %" PRIu64 " read back %zu bytes%s", n, off, got,
+		fz_die("pwrite of %zu bytes at %" PRIu64 " read back %zu bytes%s", n, off, got,
 		    got == n ? " that differ" : "");
 }
 
@@ -471,10 +404,10 @@ static void op_read(struct prog *pr)
 	if (rc != 0)
 		return;
 	if (got > n)
-		die("pread of %zu bytes gave %zu", n, got);
+		fz_die("pread of %zu bytes gave %zu", n, got);
 	check(shelter_file_stat(s->f, &st, &err), &err, "file stat");
 	if (off >= st.size ? got != 0 : got > st.size - off || (n > 0 && got == 0))
-		die("pread of %zu at %" PRIu64 " gave %zu bytes of a %" PRIu64 "-byte file", n,
+		fz_die("pread of %zu at %" PRIu64 " gave %zu bytes of a %" PRIu64 "-byte file", n,
 		    off, got, st.size);
 }
 
@@ -511,7 +444,7 @@ static void op_list(struct prog *pr)
 	if (res(shelter_volume_readlink(v, g_names[(a >> 2) % NNAMES], link, (a & 0x80) ? 3 :
 					sizeof(link), &err), &err, "readlink") == 0 &&
 	    strlen(link) >= sizeof(link))
-		die("readlink not terminated");
+		fz_die("readlink not terminated");
 	cross_check();
 }
 
@@ -529,7 +462,7 @@ static void op_handle2(struct prog *pr)
 	get_tag(pick_vol(0), tag);
 	trace("open second handle");
 	if (open_vol((a & 2) ? tag : NULL, &g_v[g_v[0] == NULL ? 0 : 1]) != 0)
-		die("second open of a healthy volume failed");
+		fz_die("second open of a healthy volume failed");
 	cross_check();
 }
 
@@ -639,7 +572,7 @@ static void run_op(struct prog *pr)
 			(void)res(shelter_file_sync(g_f[a % NFILE].f, &err), &err, "file sync");
 		break;
 	default:
-		die("opcode %u", op);
+		fz_die("opcode %u", op);
 	}
 }
 
@@ -647,15 +580,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct prog pr = { data, size };
 	struct shelter_err err;
-	int fd0 = lowest_free_fd();
+	int fd0 = fz_lowest_free_fd();
 
-	remove_tree(g_vol, 1);
+	fz_remove_tree(g_vol, 1);
 	check(shelter_volume_create(g_vol, fz_key, &err), &err, "create");
 	g_ntags = 0;
 	g_written = 0;
 	memset(g_f, 0, sizeof(g_f));
 	if (open_vol(NULL, &g_v[0]) != 0)
-		die("open of a new volume failed");
+		fz_die("open of a new volume failed");
 	get_tag(g_v[0], g_tags[0]);
 	for (int n = 0; n < OPS_MAX && pr.left > 0; n++)
 		run_op(&pr);
@@ -666,8 +599,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		shelter_volume_close(g_v[i]);
 		g_v[i] = NULL;
 	}
-	if (lowest_free_fd() != fd0)
-		die("a file descriptor outlived the input (%d, was %d)", lowest_free_fd(), fd0);
+	if (fz_lowest_free_fd() != fd0)
+		fz_die("a file descriptor outlived the input (%d, was %d)", fz_lowest_free_fd(), fd0);
 	return 0;
 }
 
@@ -676,7 +609,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	g_verbose = getenv("SHELTER_FUZZ_VERBOSE") != NULL;
-	make_base();
-	snprintf(g_vol, sizeof(g_vol), "%s/vol", g_base);
+	fz_make_base();
+	snprintf(g_vol, sizeof(g_vol), "%s/vol", fz_base);
 	return 0;
 }
