@@ -15,7 +15,9 @@ WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wvla -Wpointer-arith -Wstrict-prototy
 BASE_CFLAGS := -std=c17 -D_GNU_SOURCE -g $(WARN) -Iinclude -Isrc/lib -Isrc -fvisibility=hidden \
 	-fstack-protector-strong -fPIC
 BASE_LDFLAGS := -Wl,-z,relro,-z,now
-LIBS := -lcrypto -lpthread
+LIBS := -lssl -lcrypto -lcbor -ljansson -lpthread
+# the CAS daemon's own libraries: policies in YAML, state in SQLite
+CAS_LIBS := -lyaml -lsqlite3
 
 ifeq ($(BUILD),release)
 VARIANT_CFLAGS := -O2 -D_FORTIFY_SOURCE=3
@@ -38,18 +40,21 @@ LDFLAGS_ALL := $(BASE_LDFLAGS) $(VARIANT_LDFLAGS) $(LDFLAGS)
 
 LIB_SRCS := $(sort $(wildcard src/lib/*/*.c))
 CLI_SRCS := $(sort $(wildcard src/cli/*.c))
+CAS_SRCS := $(sort $(wildcard src/cas/*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 HELPER_SRCS := $(sort $(wildcard tests/helpers/*.c))
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(O)/obj/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(O)/obj/%.o)
+CAS_OBJS := $(CAS_SRCS:%.c=$(O)/obj/%.o)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 HELPER_BINS := $(HELPER_SRCS:tests/helpers/%.c=$(O)/tests/%)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(O)/fuzz/%)
 
 LIBA := $(O)/lib/libshelter.a
 LIBSO := $(O)/lib/libshelter.so
+LIBCAS := $(O)/lib/libshelter-cas.a
 SHELTER := $(O)/bin/shelter
 
 .PHONY: all deps check demo fuzz bench clean symbols
@@ -69,25 +74,29 @@ $(LIBA): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+$(LIBCAS): $(CAS_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
 $(LIBSO): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) -shared $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
 
-$(SHELTER): $(CLI_OBJS) $(LIBA)
+$(SHELTER): $(CLI_OBJS) $(LIBCAS) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJS) $(LIBA) $(LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJS) $(LIBCAS) $(LIBA) $(LIBS) $(CAS_LIBS)
 
-$(O)/tests/%: $(O)/obj/tests/unit/%.o $(LIBA)
+$(O)/tests/%: $(O)/obj/tests/unit/%.o $(LIBCAS) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBA) $(LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBCAS) $(LIBA) $(LIBS) $(CAS_LIBS)
 
-$(O)/tests/%: $(O)/obj/tests/helpers/%.o $(LIBA)
+$(O)/tests/%: $(O)/obj/tests/helpers/%.o $(LIBCAS) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBA) $(LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBCAS) $(LIBA) $(LIBS) $(CAS_LIBS)
 
-$(O)/fuzz/%: $(O)/obj/tests/fuzz/%.o $(LIBA)
+$(O)/fuzz/%: $(O)/obj/tests/fuzz/%.o $(LIBCAS) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBA) $(LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBCAS) $(LIBA) $(LIBS) $(CAS_LIBS)
 
 deps:
 	@scripts/install-deps.sh
@@ -110,6 +119,7 @@ fuzz: deps
 bench: deps
 	$(MAKE) BUILD=release all
 	bench/volume/run.sh
+	bench/cas/run.sh
 
 clean:
 	rm -rf build

@@ -5,7 +5,8 @@
 # Uses apt-get as root, sudo otherwise. Quick when everything is present.
 set -euo pipefail
 
-pkgs=(make gcc clang libclang-rt-14-dev libssl-dev openssl valgrind procps)
+pkgs=(make gcc clang libclang-rt-14-dev libssl-dev openssl valgrind procps
+	libyaml-dev libcbor-dev libsqlite3-dev libjansson-dev curl sqlite3 jq python3)
 if [ "${1:-}" = "--bench" ]; then
 	pkgs+=(gocryptfs fuse3 expect)
 fi

@@ -26,9 +26,12 @@ enum shelter_code {
 	SHELTER_E_BADF = -8,
 	SHELTER_E_FBIG = -9,
 	SHELTER_E_PERM = -10,
+	SHELTER_E_CONFLICT = -11,    /* a change named a predecessor that is not current */
 	/* I/O: the host's storage failed */
 	SHELTER_E_IO = -20,
 	SHELTER_E_NOSPC = -21,
+	SHELTER_E_NET = -22,         /* connect, send or receive failed; TLS handshake failed */
+	SHELTER_E_PROTO = -23,       /* the peer answered outside the protocol */
 	/* integrity: data was modified, moved or cut */
 	SHELTER_E_INTEGRITY = -40,
 	SHELTER_E_TRUNCATED = -41,
@@ -38,8 +41,16 @@ enum shelter_code {
 	SHELTER_E_BADKEY = -45,
 	SHELTER_E_NOTVOLUME = -46,
 	SHELTER_E_VERSION = -47,
+	SHELTER_E_MALFORMED = -48,   /* bytes that do not parse: quote, certificate, message */
 	/* freshness: valid but older state */
 	SHELTER_E_STALE = -60,
+	/* attestation and authorization: well-formed evidence or request, refused */
+	SHELTER_E_UNTRUSTED = -80,   /* no chain to a trusted provider; bad signature */
+	SHELTER_E_REVOKED = -81,     /* the platform's certificate was revoked */
+	SHELTER_E_POLICY = -82,      /* valid evidence the policy does not accept */
+	SHELTER_E_DENIED = -83,      /* the caller is not the owner of the object */
+	SHELTER_E_EXPIRED = -84,     /* nonce or certificate outside its validity */
+	SHELTER_E_REPLAY = -85,      /* evidence or nonce seen before */
 	/* internal: resources and bugs */
 	SHELTER_E_NOMEM = -100,
 	SHELTER_E_CRYPTO = -101,

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -149,4 +150,41 @@ void cli_progress_end(struct cli_progress *p)
 {
 	if (p->shown)
 		progress_line(p, now_s());
+}
+
+int cli_read_file(const char *path, size_t max, char **out, size_t *size,
+		  struct shelter_err *err)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	char *buf = NULL;
+	size_t n;
+	int rc = 0;
+
+	*out = NULL;
+	*size = 0;
+	if (f == NULL)
+		return shelter_err_errno(err, errno, "open '%s'", path);
+	buf = malloc(max + 1);
+	if (buf == NULL) {
+		rc = shelter_err_set(err, SHELTER_E_NOMEM, "read '%s'", path);
+		goto out;
+	}
+	n = fread(buf, 1, max + 1, f);
+	if (ferror(f)) {
+		rc = shelter_err_errno(err, errno, "read '%s'", path);
+	} else if (n > max) {
+		rc = shelter_err_set(err, SHELTER_E_FBIG, "'%s' is larger than %zu bytes", path, max);
+	} else if (n == 0) {
+		rc = shelter_err_set(err, SHELTER_E_INVAL, "'%s' is empty", path);
+	} else {
+		buf[n] = '\0';
+		*out = buf;
+		*size = n;
+		buf = NULL;
+	}
+out:
+	free(buf);
+	if (f != NULL && f != stdin)
+		fclose(f);
+	return rc;
 }

@@ -14,6 +14,13 @@ struct command {
 
 static const struct command commands[] = {
 	{ "volume", cmd_volume, "protected volumes: create, import, export, put, cat, ls, tag, verify" },
+	{ "cas", cmd_cas, "the configuration and attestation service: serve" },
+	{ "session", cmd_session, "CAS sessions of an owner: keygen, apply, show, history, audit" },
+	{ "attest", cmd_attest, "attest a program to a CAS and print what it would receive" },
+	{ "measure", cmd_measure, "print the measurement of a program and its launch manifest" },
+	{ "sign", cmd_sign, "tenant signing keys and sigstructs: keygen, sign, show" },
+	{ "platform", cmd_platform, "this machine's attestation identity: init, install-cert, show" },
+	{ "provider", cmd_provider, "a provider CA and its platforms: init, enroll, revoke, list, verify" },
 };
 
 static void usage(FILE *out)

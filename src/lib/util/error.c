@@ -116,8 +116,11 @@ const char *shelter_code_str(int code)
 	case SHELTER_E_BADF: return "bad file handle";
 	case SHELTER_E_FBIG: return "file too large";
 	case SHELTER_E_PERM: return "permission denied";
+	case SHELTER_E_CONFLICT: return "conflict";
 	case SHELTER_E_IO: return "I/O error";
 	case SHELTER_E_NOSPC: return "no space left";
+	case SHELTER_E_NET: return "network error";
+	case SHELTER_E_PROTO: return "protocol error";
 	case SHELTER_E_INTEGRITY: return "modified";
 	case SHELTER_E_TRUNCATED: return "truncated";
 	case SHELTER_E_SWAPPED: return "swapped";
@@ -126,7 +129,14 @@ const char *shelter_code_str(int code)
 	case SHELTER_E_BADKEY: return "wrong key";
 	case SHELTER_E_NOTVOLUME: return "not a volume";
 	case SHELTER_E_VERSION: return "unsupported format version";
+	case SHELTER_E_MALFORMED: return "malformed";
 	case SHELTER_E_STALE: return "stale";
+	case SHELTER_E_UNTRUSTED: return "untrusted";
+	case SHELTER_E_REVOKED: return "revoked";
+	case SHELTER_E_POLICY: return "refused by policy";
+	case SHELTER_E_DENIED: return "not authorized";
+	case SHELTER_E_EXPIRED: return "expired";
+	case SHELTER_E_REPLAY: return "replayed";
 	case SHELTER_E_NOMEM: return "out of memory";
 	case SHELTER_E_CRYPTO: return "crypto library failure";
 	case SHELTER_E_INTERNAL: return "internal error";
@@ -151,7 +161,16 @@ int shelter_code_to_errno(int code)
 	case SHELTER_E_NOSPC: return ENOSPC;
 	case SHELTER_E_NOMEM: return ENOMEM;
 	case SHELTER_E_BADKEY:
-	case SHELTER_E_STALE: return EACCES;
+	case SHELTER_E_STALE:
+	case SHELTER_E_UNTRUSTED:
+	case SHELTER_E_REVOKED:
+	case SHELTER_E_POLICY:
+	case SHELTER_E_DENIED:
+	case SHELTER_E_EXPIRED:
+	case SHELTER_E_REPLAY: return EACCES;
+	case SHELTER_E_CONFLICT: return EBUSY;
+	case SHELTER_E_NET: return ECONNREFUSED;
+	case SHELTER_E_PROTO: return EPROTO;
 	default: return EIO;
 	}
 }

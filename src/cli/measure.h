@@ -1,0 +1,52 @@
+/* The measure options shared by `shelter measure` and `shelter sign` (src/cli/measure.c). */
+#ifndef SHELTER_CLI_MEASURE_H
+#define SHELTER_CLI_MEASURE_H
+
+#include <getopt.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shelter/error.h"
+#include "shelter/measure.h"
+
+/* getopt codes of the measure options (outside the range of short options) */
+enum {
+	CLI_MOPT_SHIELD = 0x100,
+	CLI_MOPT_ENV_ALLOW,
+	CLI_MOPT_ENV,
+	CLI_MOPT_VOLUME,
+};
+
+#define CLI_MEASURE_LONGOPTS                                                         \
+	{ "shield", required_argument, NULL, CLI_MOPT_SHIELD },                     \
+	{ "env-allow", required_argument, NULL, CLI_MOPT_ENV_ALLOW },               \
+	{ "env", required_argument, NULL, CLI_MOPT_ENV },                           \
+	{ "volume", required_argument, NULL, CLI_MOPT_VOLUME }
+
+#define CLI_MEASURE_USAGE                                                             \
+	"  --shield PATH       the shield library the program runs with (default: none)\n" \
+	"  --env-allow NAME    an environment variable the host may pass (repeatable)\n"   \
+	"  --env NAME=VALUE    a fixed environment entry (repeatable)\n"                   \
+	"  --volume PATH       a protected volume's path inside the program (repeatable)\n" \
+	"PROGRAM without a '/' is searched in PATH; argv[0] is PROGRAM as written.\n"
+
+/* Options collected from the command line; the strings are borrowed from argv. */
+struct cli_measure {
+	const char *shield;
+	const char **env_names, **env_fixed, **volumes;
+	size_t env_names_count, env_fixed_count, volume_count;
+	int any; /* at least one measure option was given */
+	char *program; /* the resolved program path, owned */
+};
+
+/* Prepare for a command line of argc words; -1 when out of memory. */
+int cli_measure_init(struct cli_measure *m, int argc);
+/* Record option c (a CLI_MOPT_* code) with its argument; 0 when c is not one. */
+int cli_measure_option(struct cli_measure *m, int c, const char *arg);
+/* Measure argv[0] (searched in PATH when it has no '/') with argv as its arguments. */
+int cli_measure_run(struct cli_measure *m, int argc, char **argv,
+		    uint8_t out[SHELTER_MEASUREMENT_SIZE], struct shelter_measure_report **report,
+		    struct shelter_err *err);
+void cli_measure_free(struct cli_measure *m);
+
+#endif
