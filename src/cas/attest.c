@@ -172,7 +172,7 @@ static int session_hash_is(sqlite3 *db, const struct cas_session *s, struct shel
 	sqlite3_bind_text(st, 1, s->name, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32)
 		same = shelter_ct_equal(sqlite3_column_blob(st, 0), s->hash, 32);
-	sqlite3_finalize(st);
+	cas_sql_done(st);
 	return same;
 }
 
@@ -197,7 +197,7 @@ static int note_platform(sqlite3 *db, const char *chain, const struct shelter_qu
 	sqlite3_bind_text(st, 4, now, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = cas_sql_fail(db, "record platform", err);
-	sqlite3_finalize(st);
+	cas_sql_done(st);
 	if (rc < 0 || sqlite3_changes(db) == 0)
 		return rc;
 	shelter_hex(qi->platform, 32, id);
@@ -248,7 +248,7 @@ static int read_tags(sqlite3 *db, struct attest_job *j, struct shelter_err *err)
 			shelter_hex(sqlite3_column_blob(st, 0), 32, hex);
 		json_object_set_new(j->tags, json_string_value(v), has ? json_string(hex) : json_null());
 	}
-	sqlite3_finalize(st);
+	cas_sql_done(st);
 	return rc;
 }
 
@@ -614,7 +614,7 @@ static int tag_job(sqlite3 *db, void *arg, struct shelter_err *err)
 		rc = shelter_err_set(err, SHELTER_E_CONFLICT,
 				     "volume '%s': predecessor is not the current tag", t->volume);
 	}
-	sqlite3_finalize(st);
+	cas_sql_done(st);
 	st = NULL;
 	if (rc < 0)
 		return rc;
@@ -629,7 +629,7 @@ static int tag_job(sqlite3 *db, void *arg, struct shelter_err *err)
 	sqlite3_bind_text(st, 4, t->volume, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = cas_sql_fail(db, "update volume tag", err);
-	sqlite3_finalize(st);
+	cas_sql_done(st);
 	if (rc < 0)
 		return rc;
 	shelter_hex(t->tag, 32, hex);

@@ -51,7 +51,7 @@ static int chain_head(sqlite3 *db, const char *chain, long long *seq, uint8_t ha
 	default:
 		rc = cas_sql_fail(db, "read audit chain", err);
 	}
-	sqlite3_finalize(st);
+	cas_sql_done(st);
 	return rc;
 }
 
@@ -98,7 +98,7 @@ int cas_audit_append(sqlite3 *db, const char *chain, const char *event, json_t *
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = cas_sql_fail(db, "append audit entry", err);
 out:
-	sqlite3_finalize(st);
+	cas_sql_done(st);
 	free(text);
 	json_decref(entry);
 	return rc;
@@ -147,7 +147,7 @@ int cas_audit_list(sqlite3 *db, const char *chain, long long after, int limit, j
 	*out = arr;
 	arr = NULL;
 out:
-	sqlite3_finalize(st);
+	cas_sql_done(st);
 	json_decref(arr);
 	return rc;
 }

@@ -55,7 +55,7 @@ static int load_job(sqlite3 *db, void *arg, struct shelter_err *err)
 	default:
 		rc = cas_sql_fail(db, "read session", err);
 	}
-	sqlite3_finalize(st);
+	cas_sql_done(st);
 	st = NULL;
 	if (rc < 0)
 		return rc;
@@ -71,7 +71,7 @@ static int load_job(sqlite3 *db, void *arg, struct shelter_err *err)
 				      json_pack("{s:s, s:s}", "provider", hex, "pem",
 						(const char *)sqlite3_column_text(st, 1)));
 	}
-	sqlite3_finalize(st);
+	cas_sql_done(st);
 	return rc;
 }
 

@@ -53,7 +53,7 @@ static int bind_run(sqlite3 *db, sqlite3_stmt *st, const char *what, struct shel
 {
 	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : cas_sql_fail(db, what, err);
 
-	sqlite3_finalize(st);
+	cas_sql_done(st);
 	return rc;
 }
 
@@ -121,7 +121,7 @@ static int put_check(sqlite3 *db, struct put_job *p, struct shelter_err *err)
 				     "session '%s' does not exist: create it with no predecessor",
 				     p->name);
 	}
-	sqlite3_finalize(st);
+	cas_sql_done(st);
 	return rc;
 }
 
@@ -299,7 +299,7 @@ static int owner_of(sqlite3 *db, struct get_job *g, json_t **row, struct shelter
 				 "policy", (const char *)sqlite3_column_text(st, 3), "updated",
 				 (const char *)sqlite3_column_text(st, 4));
 	}
-	sqlite3_finalize(st);
+	cas_sql_done(st);
 	return rc;
 }
 
@@ -321,7 +321,7 @@ static int list_volumes(sqlite3 *db, const char *name, json_t *row, struct shelt
 						      (const char *)sqlite3_column_text(st, 0), "tag",
 						      has ? json_string(hex) : json_null()));
 	}
-	sqlite3_finalize(st);
+	cas_sql_done(st);
 	json_object_set_new(row, "volumes", vols);
 	return rc;
 }
@@ -351,7 +351,7 @@ static int list_history(sqlite3 *db, const char *name, json_t **out, struct shel
 						      (const char *)sqlite3_column_text(st, 3), "owner",
 						      owner));
 	}
-	sqlite3_finalize(st);
+	cas_sql_done(st);
 	*out = json_pack("{s:o}", "versions", vers);
 	return rc;
 }
@@ -451,7 +451,7 @@ static int crl_issuer(sqlite3 *db, struct crl_job *c, struct shelter_err *err)
 		X509_free(ca);
 		BIO_free(bio);
 	}
-	sqlite3_finalize(st);
+	cas_sql_done(st);
 	if (rc == 0 && !found)
 		rc = shelter_err_set(err, SHELTER_E_UNTRUSTED,
 				     "CRL not signed by a provider any session accepts");
@@ -473,7 +473,7 @@ static int crl_newer(sqlite3 *db, struct crl_job *c, BIGNUM *num, struct shelter
 				     "CRL number %s is not above the held %s", c->number,
 				     (const char *)sqlite3_column_text(st, 0));
 	BN_free(old);
-	sqlite3_finalize(st);
+	cas_sql_done(st);
 	return rc;
 }
 
@@ -503,7 +503,7 @@ static int crl_audit(sqlite3 *db, struct crl_job *c, struct shelter_err *err)
 	while (rc == 0 && sqlite3_step(st) == SQLITE_ROW)
 		rc = cas_audit_append(db, (const char *)sqlite3_column_text(st, 0), "crl.install", d,
 				      err);
-	sqlite3_finalize(st);
+	cas_sql_done(st);
 	json_decref(d);
 	return rc;
 }

@@ -288,7 +288,7 @@ static int store_fields(sqlite3 *db, const char *session, const char *name, cons
 		if (sqlite3_step(st) != SQLITE_DONE)
 			rc = cas_sql_fail(db, "store secret", err);
 	}
-	sqlite3_finalize(st);
+	cas_sql_done(st);
 	shelter_wipe(text, strlen(text));
 	free(text);
 	return rc;
@@ -323,7 +323,7 @@ static int load_fields(sqlite3 *db, const char *session, const char *name, const
 	default:
 		rc = cas_sql_fail(db, "read secret", err);
 	}
-	sqlite3_finalize(st);
+	cas_sql_done(st);
 	return rc;
 }
 
@@ -504,14 +504,14 @@ int cas_volume_key(sqlite3 *db, const char *session, const char *volume, uint8_t
 			memcpy(tag, sqlite3_column_blob(st, 1), 32);
 			*has_tag = 1;
 		}
-		sqlite3_finalize(st);
+		cas_sql_done(st);
 		return 0;
 	case SQLITE_DONE:
 		break;
 	default:
 		rc = cas_sql_fail(db, "read volume key", err);
 	}
-	sqlite3_finalize(st);
+	cas_sql_done(st);
 	st = NULL;
 	if (rc < 0)
 		return rc;
@@ -530,6 +530,6 @@ int cas_volume_key(sqlite3 *db, const char *session, const char *volume, uint8_t
 		if (sqlite3_step(st) != SQLITE_DONE)
 			rc = cas_sql_fail(db, "store volume key", err);
 	}
-	sqlite3_finalize(st);
+	cas_sql_done(st);
 	return rc;
 }

@@ -227,6 +227,12 @@ static void serve_conn(struct server *sv, struct tls_conn *conn)
 			break;
 		}
 		route(sv, conn, &cs, &req, &r, &nonce);
+		if (req.method == HTTP_HEAD && r.body != NULL) {
+			/* A HEAD answer carries no body (RFC 9110 §9.3.2). */
+			free(r.body);
+			r.body = NULL;
+			r.size = 0;
+		}
 		keep = req.h.keep_alive && !__atomic_load_n(&sv->stopping, __ATOMIC_RELAXED);
 		send_reply(conn, &r, keep);
 		__atomic_add_fetch(&sv->cas.requests, 1, __ATOMIC_RELAXED);

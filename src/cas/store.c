@@ -81,11 +81,63 @@ int cas_sql_exec(sqlite3 *db, const char *sql, struct shelter_err *err)
 	return 0;
 }
 
+/* Prepared statements kept per thread (the committer runs every job), keyed by the
+ * address of their static SQL text: parsing SQL costs more than running these. */
+#define SQL_CACHE_SLOTS 48
+static __thread struct sql_slot {
+	sqlite3 *db;
+	const char *sql;
+	sqlite3_stmt *st;
+	int in_use;
+} sql_cache[SQL_CACHE_SLOTS];
+
 int cas_sql_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out, struct shelter_err *err)
 {
-	if (sqlite3_prepare_v2(db, sql, -1, out, NULL) != SQLITE_OK)
+	struct sql_slot *free_slot = NULL;
+
+	for (size_t i = 0; i < SQL_CACHE_SLOTS; i++) {
+		struct sql_slot *s = &sql_cache[i];
+
+		if (s->st != NULL && s->db == db && s->sql == sql && !s->in_use) {
+			s->in_use = 1;
+			*out = s->st;
+			return 0;
+		}
+		if (s->st == NULL && free_slot == NULL)
+			free_slot = s;
+	}
+	if (sqlite3_prepare_v3(db, sql, -1, free_slot ? SQLITE_PREPARE_PERSISTENT : 0, out,
+			       NULL) != SQLITE_OK)
 		return cas_sql_fail(db, "prepare statement", err);
+	if (free_slot != NULL)
+		*free_slot = (struct sql_slot){ .db = db, .sql = sql, .st = *out, .in_use = 1 };
 	return 0;
+}
+
+void cas_sql_done(sqlite3_stmt *st)
+{
+	if (st == NULL)
+		return;
+	for (size_t i = 0; i < SQL_CACHE_SLOTS; i++) {
+		if (sql_cache[i].st == st) {
+			/* Kept for the next use; its bindings may point to freed memory. */
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			sql_cache[i].in_use = 0;
+			return;
+		}
+	}
+	sqlite3_finalize(st);
+}
+
+void cas_sql_cache_clear(sqlite3 *db)
+{
+	for (size_t i = 0; i < SQL_CACHE_SLOTS; i++) {
+		if (sql_cache[i].st != NULL && sql_cache[i].db == db) {
+			sqlite3_finalize(sql_cache[i].st);
+			sql_cache[i] = (struct sql_slot){ 0 };
+		}
+	}
 }
 
 int cas_meta_get(sqlite3 *db, const char *key, uint8_t **val, size_t *size,
@@ -117,7 +169,7 @@ int cas_meta_get(sqlite3 *db, const char *key, uint8_t **val, size_t *size,
 	default:
 		rc = cas_sql_fail(db, "read meta", err);
 	}
-	sqlite3_finalize(st);
+	cas_sql_done(st);
 	return rc;
 }
 
@@ -134,7 +186,7 @@ int cas_meta_put(sqlite3 *db, const char *key, const void *val, size_t size,
 	sqlite3_bind_blob(st, 2, val, (int)size, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = cas_sql_fail(db, "write meta", err);
-	sqlite3_finalize(st);
+	cas_sql_done(st);
 	return rc;
 }
 
@@ -200,6 +252,7 @@ static void *committer(void *arg)
 		pthread_mutex_lock(&st->mu);
 	}
 	pthread_mutex_unlock(&st->mu);
+	cas_sql_cache_clear(st->db);
 	return NULL;
 }
 

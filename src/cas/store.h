@@ -55,7 +55,12 @@ void cas_store_stats(struct cas_store *st, struct cas_store_stats *out);
 
 /* Prepare-and-step helpers that set err with the SQL error and the statement. */
 int cas_sql_exec(sqlite3 *db, const char *sql, struct shelter_err *err);
+/* sql must be a string literal (statements are kept per thread by its address);
+ * release the statement with cas_sql_done, never sqlite3_finalize. */
 int cas_sql_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out, struct shelter_err *err);
+void cas_sql_done(sqlite3_stmt *st);
+/* Finalize the statements this thread keeps for db (before closing it). */
+void cas_sql_cache_clear(sqlite3 *db);
 int cas_sql_fail(sqlite3 *db, const char *what, struct shelter_err *err);
 
 /* meta table: small named blobs (the CAS's TLS key, its certificate). *val is

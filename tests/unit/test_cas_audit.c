@@ -11,6 +11,7 @@ static sqlite3 *db;
 
 static void setup_db(void)
 {
+	cas_sql_cache_clear(db);
 	sqlite3_close(db);
 	db = NULL;
 	if (sqlite3_open(":memory:", &db) != SQLITE_OK ||
@@ -139,6 +140,7 @@ int main(void)
 	RUN(test_removal_and_reorder_detected);
 	RUN(test_front_cut_detected);
 	RUN(test_list_after);
+	cas_sql_cache_clear(db);
 	sqlite3_close(db);
 	return test_total_failed ? 1 : 0;
 }

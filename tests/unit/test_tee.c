@@ -653,6 +653,34 @@ static void verify_revoked_and_crl_rollback(void)
 	shelter_trust_free(t_old);
 }
 
+/* A chain kept from an earlier verification (quote.md §4.4) still has its validity
+ * times checked at every verification. */
+static void verify_kept_chain_checks_time(void)
+{
+	struct shelter_trust *t;
+	struct shelter_quote_info info;
+	struct shelter_err err;
+	uint8_t *q = NULL;
+	size_t size = 0;
+	time_t now = time(NULL);
+
+	CHECK_OK(world());
+	CHECK_OK(quote_of(g_plat, &g_launch, &q, &size));
+	t = trust_of(g_prov, 1, NULL);
+	CHECK(t != NULL);
+	CHECK_OK(tee_quote_verify_at(q, size, t, now, &info, NULL));
+	CHECK_OK(tee_quote_verify_at(q, size, t, now + 60, &info, NULL));
+	CHECK_RC(tee_quote_verify_at(q, size, t, now + 20 * 365 * 86400L, &info, &err),
+		 SHELTER_E_EXPIRED);
+	CHECK(strstr(err.msg, "has expired") != NULL);
+	CHECK_RC(tee_quote_verify_at(q, size, t, now - 365 * 86400L, &info, &err),
+		 SHELTER_E_EXPIRED);
+	CHECK(strstr(err.msg, "not yet valid") != NULL);
+	CHECK_OK(tee_quote_verify_at(q, size, t, now, &info, NULL));
+	free(q);
+	shelter_trust_free(t);
+}
+
 /* The provider's CA key and certificate, for crafting objects it never issues. */
 static int load_ca(const char *prov, X509 **ca, EVP_PKEY **key)
 {
@@ -1313,6 +1341,7 @@ int main(void)
 	RUN(verify_wrong_provider);
 	RUN(verify_needs_a_crl);
 	RUN(verify_revoked_and_crl_rollback);
+	RUN(verify_kept_chain_checks_time);
 	RUN(trust_crl_conflict_and_foreign);
 	RUN(trust_crl_without_number);
 	RUN(verify_expired_and_not_yet_valid);

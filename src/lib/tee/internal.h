@@ -86,9 +86,11 @@ struct tee_provider {
 	uint64_t crl_number;
 };
 
-/* A platform certificate that verified once, parsed (quote.md §4.4). It records
- * what its bytes say (the parsed object, key id, name), never a verdict: every
- * verification still checks signatures, chain, revocation and validity. */
+/* A platform certificate that verified once, parsed (quote.md §4.4): what its
+ * bytes say (the parsed object, key id, name) and which provider's CA signed it.
+ * That signature and the chain's structure depend only on these bytes and on the
+ * providers, so they hold until the trust changes (generation); revocation and
+ * validity times are checked at every verification. */
 #define TEE_CERT_CACHE_SLOTS 64
 struct tee_cert_slot {
 	uint8_t *der;               /* the certificate's DER: the key of the slot */
@@ -96,6 +98,8 @@ struct tee_cert_slot {
 	X509 *cert;
 	uint8_t key_id[32];
 	char name[SHELTER_PLATFORM_NAME_MAX];
+	size_t provider;            /* index of the provider whose CA signed it */
+	uint64_t generation;        /* the trust's generation when the chain verified */
 };
 
 struct shelter_trust {
@@ -105,16 +109,20 @@ struct shelter_trust {
 	size_t count;
 	pthread_mutex_t lock;       /* guards cache, which verifications share */
 	struct tee_cert_slot cache[TEE_CERT_CACHE_SLOTS];
+	uint64_t generation;        /* bumped by every provider or CRL added */
 };
 
 /* The parsed certificate cached for exactly these DER bytes: 1 with *cert up-ref'd
- * (the caller frees it), key_id and name filled; 0 when there is none. */
+ * (the caller frees it), key_id and name filled, and *provider the provider whose
+ * CA signed it when that still holds for this trust (else NULL); 0 when none. */
 int tee_cert_cache_get(const struct shelter_trust *trust, const uint8_t *der, size_t size,
-		       X509 **cert, uint8_t key_id[32], char *name);
-/* Remember a platform certificate that verified (best effort: no error). name is
- * a SHELTER_PLATFORM_NAME_MAX-byte buffer. */
+		       X509 **cert, uint8_t key_id[32], char *name,
+		       const struct tee_provider **provider);
+/* Remember a platform certificate whose chain to provider verified (best effort:
+ * no error). name is a SHELTER_PLATFORM_NAME_MAX-byte buffer. */
 void tee_cert_cache_put(const struct shelter_trust *trust, const uint8_t *der, size_t size,
-			X509 *cert, const uint8_t key_id[32], const char *name);
+			X509 *cert, const uint8_t key_id[32], const char *name,
+			const struct tee_provider *provider);
 
 /* X509_STORE check_crl hook (quote.c, §4.3): accepts exactly the CRL the trust
  * holds for the certificate's issuer, whose signature was checked when added. */

@@ -252,14 +252,45 @@ out:
 	return rc;
 }
 
+/* §4.4: revocation and validity of a certificate whose chain to provider verified
+ * under this trust: the newest CRL must not list it, and neither it nor the CA may
+ * be outside its validity. */
+static int check_cached_chain(X509 *cert, const struct tee_provider *p, time_t at,
+			      const char *who, struct shelter_err *err)
+{
+	X509_REVOKED *rev = NULL;
+	time_t now = at != 0 ? at : time(NULL);
+
+	if (p->crl == NULL)
+		return shelter_err_set(err, SHELTER_E_UNTRUSTED,
+				       "%s: no CRL of provider '%s' is held", who, p->name);
+	if (X509_CRL_get0_by_cert(p->crl, &rev, cert) == 1)
+		return shelter_err_set(err, SHELTER_E_REVOKED, "%s: revoked by provider '%s'", who,
+				       p->name);
+	if (X509_cmp_time(X509_get0_notBefore(cert), &now) > 0 ||
+	    X509_cmp_time(X509_get0_notAfter(cert), &now) < 0)
+		return shelter_err_set(err, SHELTER_E_EXPIRED,
+				       "%s: platform certificate %s", who,
+				       X509_cmp_time(X509_get0_notBefore(cert), &now) > 0
+					       ? "is not yet valid"
+					       : "has expired");
+	if (X509_cmp_time(X509_get0_notBefore(p->ca), &now) > 0 ||
+	    X509_cmp_time(X509_get0_notAfter(p->ca), &now) < 0)
+		return shelter_err_set(err, SHELTER_E_EXPIRED,
+				       "%s: certificate of provider '%s' is outside its validity",
+				       who, p->name);
+	return 0;
+}
+
 /* §4.2 steps 2-3: the quote's certificate, parsed, with its key id and name, from
  * the trust's cache when these bytes verified before (§4.4). */
 static int quote_cert(const struct tee_quote *q, const struct shelter_trust *trust, X509 **cert,
-		      uint8_t key_id[32], char *name, int *cached, struct shelter_err *err)
+		      uint8_t key_id[32], char *name, int *cached,
+		      const struct tee_provider **chained, struct shelter_err *err)
 {
 	const unsigned char *p = q->cert;
 
-	*cached = tee_cert_cache_get(trust, q->cert, q->cert_size, cert, key_id, name);
+	*cached = tee_cert_cache_get(trust, q->cert, q->cert_size, cert, key_id, name, chained);
 	if (*cached)
 		return 0;
 	*cert = d2i_X509(NULL, &p, (long)q->cert_size);
@@ -277,7 +308,7 @@ static int quote_cert(const struct tee_quote *q, const struct shelter_trust *tru
 int tee_quote_verify_at(const uint8_t *quote, size_t size, const struct shelter_trust *trust,
 			time_t at, struct shelter_quote_info *out, struct shelter_err *err)
 {
-	const struct tee_provider *provider = NULL;
+	const struct tee_provider *provider = NULL, *chained = NULL;
 	struct tee_quote q;
 	X509 *cert = NULL;
 	uint8_t key_id[32];
@@ -293,7 +324,7 @@ int tee_quote_verify_at(const uint8_t *quote, size_t size, const struct shelter_
 	if (rc < 0)
 		return shelter_err_wrap(err, rc, "quote");
 	/* step 2: the certificate is DER, exactly cert_size bytes */
-	rc = quote_cert(&q, trust, &cert, key_id, name, &cached, err);
+	rc = quote_cert(&q, trust, &cert, key_id, name, &cached, &chained, err);
 	if (rc < 0)
 		goto out;
 	pki_serial_hex(X509_get0_serialNumber(cert), serial);
@@ -317,12 +348,16 @@ int tee_quote_verify_at(const uint8_t *quote, size_t size, const struct shelter_
 				     "the quote does not match its signature (modified)");
 	if (rc < 0)
 		goto wrap;
-	/* steps 5-7: chain to a trusted provider, not revoked, within validity */
-	rc = check_chain(cert, trust, at, who, &provider, err);
+	/* steps 5-7: chain to a trusted provider, not revoked, within validity; for
+	 * bytes whose chain verified under this trust, steps 6-7 only (§4.4) */
+	if (chained != NULL)
+		rc = check_cached_chain(cert, chained, at, who, err);
+	else
+		rc = check_chain(cert, trust, at, who, &chained, err);
 	if (rc < 0)
 		goto out;
-	if (!cached)
-		tee_cert_cache_put(trust, q.cert, q.cert_size, cert, key_id, name);
+	provider = chained;
+	tee_cert_cache_put(trust, q.cert, q.cert_size, cert, key_id, name, provider);
 	out->id = q.id;
 	memcpy(out->report_data, q.report_data, sizeof(out->report_data));
 	memcpy(out->provider, provider->id, sizeof(out->provider));

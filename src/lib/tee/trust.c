@@ -78,19 +78,23 @@ static size_t slot_of(const uint8_t *der, size_t size)
 }
 
 int tee_cert_cache_get(const struct shelter_trust *trust, const uint8_t *der, size_t size,
-		       X509 **cert, uint8_t key_id[32], char *name)
+		       X509 **cert, uint8_t key_id[32], char *name,
+		       const struct tee_provider **provider)
 {
 	struct shelter_trust *t = (struct shelter_trust *)trust; /* the cache is mutable */
 	struct tee_cert_slot *s = &t->cache[slot_of(der, size)];
 	int hit = 0;
 
 	*cert = NULL;
+	*provider = NULL;
 	pthread_mutex_lock(&t->lock);
 	if (s->cert != NULL && s->size == size && memcmp(s->der, der, size) == 0 &&
 	    X509_up_ref(s->cert) == 1) {
 		*cert = s->cert;
 		memcpy(key_id, s->key_id, 32);
 		memcpy(name, s->name, sizeof(s->name));
+		if (s->generation == t->generation && s->provider < t->count)
+			*provider = &t->providers[s->provider];
 		hit = 1;
 	}
 	pthread_mutex_unlock(&t->lock);
@@ -98,7 +102,8 @@ int tee_cert_cache_get(const struct shelter_trust *trust, const uint8_t *der, si
 }
 
 void tee_cert_cache_put(const struct shelter_trust *trust, const uint8_t *der, size_t size,
-			X509 *cert, const uint8_t key_id[32], const char *name)
+			X509 *cert, const uint8_t key_id[32], const char *name,
+			const struct tee_provider *provider)
 {
 	struct shelter_trust *t = (struct shelter_trust *)trust;
 	struct tee_cert_slot *s = &t->cache[slot_of(der, size)];
@@ -119,6 +124,8 @@ void tee_cert_cache_put(const struct shelter_trust *trust, const uint8_t *der, s
 	s->size = size;
 	memcpy(s->key_id, key_id, 32);
 	memcpy(s->name, name, sizeof(s->name)); /* whole buffers, as the get copies them */
+	s->provider = (size_t)(provider - t->providers);
+	s->generation = t->generation;
 	pthread_mutex_unlock(&t->lock);
 	X509_free(old);
 	free(old_der);
@@ -181,6 +188,7 @@ int shelter_trust_add_provider(struct shelter_trust *trust, const char *ca_pem, 
 	if (id_out != NULL)
 		memcpy(id_out, p.id, 32);
 	trust->providers[trust->count++] = p;
+	trust->generation++; /* provider pointers moved: cached chains are void */
 	p.ca = NULL;
 out:
 	X509_free(p.ca);
@@ -287,6 +295,7 @@ int shelter_trust_add_crl(struct shelter_trust *trust, const char *crl_pem, size
 	p->crl = crl;
 	p->crl_number = number;
 	crl = NULL;
+	trust->generation++;
 	sk_X509_CRL_zero(trust->crls);
 	for (size_t i = 0; i < trust->count; i++) {
 		if (trust->providers[i].crl != NULL &&
