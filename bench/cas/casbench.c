@@ -4,7 +4,7 @@
  *   casbench --cas URL --cas-cert FILE [--session NAME --platform DIR]
  *            [--modes tls,attest] [--clients 1,64] [--seconds S | --ops N]
  *            [--warmup S] [--repeat N] [--server-pid PID] [--server-log FILE]
- *            [--program PATH]
+ *            [--program PATH] [--rate OPS_PER_SECOND]
  *   casbench --print-measurement [--program PATH]
  *
  * Modes, one operation each:
@@ -32,6 +32,13 @@
  * log lines written during the window) are summarised per path. --repeat runs
  * every pair N times, rounds interleaved (the order of tls and attest alternates
  * each round); the summary shows, for each pair, the round with the median ops/s.
+ *
+ * By default every client runs closed loop (the next operation starts when the last
+ * ends), which measures the most the CAS can do; then latency is the queue (Little's
+ * law: 64 clients at N ops/s wait about 64/N s). --rate R runs open loop instead:
+ * the clients together start R operations per second on a fixed schedule, and each
+ * latency counts from the scheduled start (no coordinated omission), which measures
+ * the latency a client sees under a given load.
  *
  * Nothing here asserts a timing: the exit status reports errors only (a failed
  * operation makes the run invalid: exit 1). Built by bench/cas/run.sh.
@@ -108,6 +115,7 @@ static size_t nclient_counts = 2;
 static double seconds = 10, warmup = 1;
 static uint64_t op_target; /* 0: timed by seconds */
 static int nrounds = 1;
+static double rate; /* --rate: offered operations per second over all clients (open loop) */
 static long ncpus = 1;
 
 static struct result rounds[MAX_ROUNDS][NMODES][MAX_CLIENT_COUNTS];
@@ -134,6 +142,8 @@ static pthread_cond_t end_cond = PTHREAD_COND_INITIALIZER;
 struct client {
 	pthread_t thread;
 	int mode;
+	double next;  /* --rate: when this client's next operation is due */
+	double every; /* --rate: seconds between its operations */
 	double *start_at, *end_at; /* each op that ended after the warm-up */
 	size_t n, cap;
 };
@@ -298,6 +308,8 @@ static int run_op(int mode, struct shelter_err *err)
 	return mode == M_TLS ? op_tls(err) : op_attest(err);
 }
 
+static void sleep_until(double t);
+
 static void push(struct client *c, double start, double end)
 {
 	if (c->n == c->cap) {
@@ -330,6 +342,14 @@ static void *run_client(void *arg)
 			break;
 		shelter_err_clear(&err);
 		t0 = now();
+		if (rate > 0) {
+			/* Open loop: start on schedule, and count the latency from the
+			 * scheduled start, so a late server cannot hide its queue. */
+			if (c->next > t0)
+				sleep_until(c->next);
+			t0 = c->next;
+			c->next += c->every;
+		}
 		if (run_op(c->mode, &err) < 0) {
 			record_error(mode_name[c->mode], &err);
 			break;
@@ -401,6 +421,10 @@ static void measure_pair(int mode, unsigned nclients, struct result *r)
 	atomic_store(&completed, 0);
 	for (unsigned i = 0; i < nclients; i++) {
 		cl[i].mode = mode;
+		if (rate > 0) {
+			cl[i].every = nclients / rate;
+			cl[i].next = now() + cl[i].every * i / nclients;
+		}
 		if (pthread_create(&cl[i].thread, NULL, run_client, &cl[i]) != 0)
 			die("pthread_create: %s", strerror(errno));
 	}
@@ -788,13 +812,13 @@ static const char usage[] =
 	"usage: casbench --cas URL --cas-cert FILE [--session NAME] [--platform DIR]\n"
 	"                [--modes tls,attest] [--clients 1,64] [--seconds S | --ops N]\n"
 	"                [--warmup S] [--repeat N] [--server-pid PID] [--server-log FILE]\n"
-	"                [--program PATH]\n"
+	"                [--program PATH] [--rate OPS_PER_SECOND]\n"
 	"       casbench --print-measurement [--program PATH]\n";
 
 int main(int argc, char **argv)
 {
 	enum { O_CAS = 0x100, O_CERT, O_SESSION, O_PLATFORM, O_MODES, O_CLIENTS, O_SECONDS,
-	       O_OPS, O_WARMUP, O_REPEAT, O_PID, O_LOG, O_PROGRAM, O_PRINT };
+	       O_OPS, O_WARMUP, O_REPEAT, O_PID, O_LOG, O_PROGRAM, O_PRINT, O_RATE };
 	static const struct option longopts[] = {
 		{ "cas", required_argument, NULL, O_CAS },
 		{ "cas-cert", required_argument, NULL, O_CERT },
@@ -809,6 +833,7 @@ int main(int argc, char **argv)
 		{ "server-pid", required_argument, NULL, O_PID },
 		{ "server-log", required_argument, NULL, O_LOG },
 		{ "program", required_argument, NULL, O_PROGRAM },
+		{ "rate", required_argument, NULL, O_RATE },
 		{ "print-measurement", no_argument, NULL, O_PRINT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -830,6 +855,12 @@ int main(int argc, char **argv)
 		case O_PID: server_pid = (int)parse_uint(optarg, "--server-pid", 1u << 22); break;
 		case O_LOG: server_log = optarg; break;
 		case O_PROGRAM: program = optarg; break;
+		case O_RATE:
+			rate = strtod(optarg, NULL);
+			if (!(rate >= 1 && rate <= 1e6))
+				die("--rate: '%s' is not a number of operations per second in 1..1e6",
+				    optarg);
+			break;
 		case O_PRINT: print_only = 1; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return 2;

@@ -11,6 +11,8 @@
 #   BENCH_REPEAT    rounds of all measurements in this run (default 1); the summary
 #                   shows the round with the median ops/s of each line
 #   BENCH_CLIENTS   comma-separated client counts (default 1,64)
+#   BENCH_RATE      attestations/s the open-loop run offers (default 300), from
+#   BENCH_RATE_CLIENTS clients (default 64): latency under load, not at saturation
 #   BENCH_DIR       parent of the scratch directory (default /var/tmp; never tmpfs:
 #                   the CAS fsyncs every group commit)
 #   BENCH_KEEP=1    keep the scratch directory (default: removed, also on error)
@@ -44,6 +46,8 @@ seconds=${BENCH_SECONDS:-10}
 warmup=${BENCH_WARMUP:-2}
 repeat=${BENCH_REPEAT:-1}
 clients=${BENCH_CLIENTS:-1,64}
+open_rate=${BENCH_RATE:-300}
+open_clients=${BENCH_RATE_CLIENTS:-64}
 if [ "$seconds" -lt 1 ] || [ "$repeat" -lt 1 ] || [ "$repeat" -gt 16 ]; then
 	echo "run.sh: BENCH_SECONDS must be >= 1 and BENCH_REPEAT 1..16" >&2
 	exit 2
@@ -192,6 +196,19 @@ echo
 "$casbench" --cas "$cas_url" --cas-cert "$cas_crt" --session bench --platform "$base/plat" \
 	--program /bin/true --modes tls,attest --clients "$clients" --seconds "$seconds" \
 	--warmup "$warmup" --repeat "$repeat" --server-pid "$cas_pid" --server-log "$base/cas.log" &
+bench_pid=$!
+wait "$bench_pid"
+bench_pid=
+
+# Latency under a given load: 64 clients together offering BENCH_RATE attestations
+# per second on a schedule (open loop). Closed loop above measures the most the CAS
+# does; there the latency is only the queue (Little's law).
+echo
+echo "== open loop: ${open_clients} clients offering ${open_rate} attestations/s"
+"$casbench" --cas "$cas_url" --cas-cert "$cas_crt" --session bench --platform "$base/plat" \
+	--program /bin/true --modes attest --clients "$open_clients" --rate "$open_rate" \
+	--seconds "$seconds" --warmup "$warmup" --server-pid "$cas_pid" \
+	--server-log "$base/cas.log" | sed -n '/== summary/,/^$/p' &
 bench_pid=$!
 wait "$bench_pid"
 bench_pid=
