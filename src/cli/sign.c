@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "cli/measure.h"
+#include "tee/pki.h"
 #include "shelter/crypto.h"
 #include "shelter/measure.h"
 
@@ -34,22 +35,6 @@ static const char sign_help[] =
 	"\nExit codes: 0 success, 1 failure (or a signature that does not verify), 2 usage "
 	"error.\n";
 
-static int write_new(const char *path, const void *data, size_t size, mode_t mode,
-		     struct shelter_err *err)
-{
-	int rc = 0, fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-
-	if (fd < 0)
-		return shelter_err_errno(err, errno, "create '%s'", path);
-	if (write(fd, data, size) != (ssize_t)size || fsync(fd) < 0)
-		rc = shelter_err_errno(err, errno, "write '%s'", path);
-	if (close(fd) < 0 && rc == 0)
-		rc = shelter_err_errno(err, errno, "close '%s'", path);
-	if (rc < 0)
-		unlink(path);
-	return rc;
-}
-
 static int do_keygen(int argc, char **argv)
 {
 	uint8_t pub[SHELTER_ED25519_PUB_SIZE], signer[32];
@@ -71,7 +56,7 @@ static int do_keygen(int argc, char **argv)
 	 * never overwritten (losing a signing key cannot be undone) */
 	rc = shelter_ed25519_keygen(pub, priv, &err);
 	if (rc == 0)
-		rc = write_new(argv[1], priv, SHELTER_ED25519_PRIV_SIZE, 0600, &err);
+		rc = pki_write_new(argv[1], 0600, priv, SHELTER_ED25519_PRIV_SIZE, &err);
 	shelter_secret_free(priv, SHELTER_ED25519_PRIV_SIZE);
 	if (rc == 0)
 		rc = shelter_sha256(pub, sizeof(pub), signer, &err);
@@ -201,7 +186,7 @@ static int sign_write(const struct sopts *o, const struct shelter_sigstruct *f)
 		fprintf(stderr, "shelter: sign: out of memory\n");
 		return CLI_FAIL;
 	}
-	rc = write_new(tmp, sig, sizeof(sig), 0644, &err);
+	rc = pki_write_new(tmp, 0644, sig, sizeof(sig), &err);
 	if (rc == 0 && rename(tmp, o->out) < 0) {
 		rc = shelter_err_errno(&err, errno, "rename '%s' to '%s'", tmp, o->out);
 		unlink(tmp);

@@ -4,6 +4,7 @@
 # (curl, openssl s_client), the audit trail, clean shutdown, restart, rollback and
 # tampering of its store.
 set -uo pipefail
+source "$(dirname "$0")/../lib.sh"
 S=${SHELTER:?set SHELTER to the shelter binary}
 B=${SHELTER_BUILD:?set SHELTER_BUILD to the build directory}
 PROBE=$PWD/$B/tests/cas_probe
@@ -16,25 +17,7 @@ cleanup() {
 }
 trap cleanup EXIT
 cd "$w"
-fails=0
-
-pass() { echo "PASS cas:$1"; }
-fail() {
-	echo "FAIL cas:$1${2:+ ($2)}"
-	fails=$((fails + 1))
-}
-# expect NAME WANT_EXIT PATTERN CMD...: exit code and output (grep -E) both as wanted
-expect() {
-	local name=$1 want=$2 pat=$3 out rc
-	shift 3
-	out=$("$@" 2>&1)
-	rc=$?
-	if [ "$rc" -ne "$want" ] || { [ -n "$pat" ] && ! grep -qE -- "$pat" <<<"$out"; }; then
-		fail "$name" "exit $rc, want $want; output: $(head -c 400 <<<"$out")"
-	else
-		pass "$name"
-	fi
-}
+SUITE=cas
 
 start_cas() { # start_cas LOG [options]: background CAS on a free port
 	local log=$1

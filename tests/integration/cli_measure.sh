@@ -5,31 +5,17 @@
 # option order, tenant keys and sigstructs, and the independent recomputation of the
 # committed vectors (tests/vectors/measurement/make-vectors.sh --check).
 set -uo pipefail
+source "$(dirname "$0")/../lib.sh"
 S=${SHELTER:?set SHELTER to the shelter binary}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 w=$(mktemp -d)
 trap 'chmod -R u+rwx "$w" 2>/dev/null; rm -rf "$w"' EXIT
 cd "$w"
-fails=0
-T=cli_measure
-
-pass() { echo "PASS $T:$1"; }
-fail() { echo "FAIL $T:$1 ${2:-}"; fails=$((fails + 1)); }
+SUITE=cli_measure
+T=$SUITE
 # check NAME CONDITION-EXIT-STATUS [DETAIL]
 check() { if [ "$2" -eq 0 ]; then pass "$1"; else fail "$1" "${3:-}"; fi; }
 
-# expect NAME WANT_EXIT PATTERN CMD...: exit code, and stdout+stderr matching PATTERN
-expect() {
-	local name=$1 want=$2 pat=$3 out rc
-	shift 3
-	out=$("$@" 2>&1)
-	rc=$?
-	if [ "$rc" -ne "$want" ] || { [ -n "$pat" ] && ! grep -qE -- "$pat" <<<"$out"; }; then
-		fail "$name" "(exit $rc, want $want; output: $(head -c 300 <<<"$out"))"
-	else
-		pass "$name"
-	fi
-}
 # m ARGS...: the digest alone (first line of stdout), "" on failure
 m() { "$S" measure "$@" 2>/dev/null | head -n 1; }
 

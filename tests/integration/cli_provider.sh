@@ -4,26 +4,12 @@
 # §5, §7), end to end: provider init, platform init, enroll, install-cert, show,
 # list, revoke, verify, and the inventory's tamper evidence.
 set -uo pipefail
+source "$(dirname "$0")/../lib.sh"
 S=${SHELTER:?set SHELTER to the shelter binary}
 w=$(mktemp -d)
 trap 'rm -rf "$w"' EXIT
 cd "$w"
-fails=0
-
-# expect NAME WANT_EXIT PATTERN CMD...: run CMD, check exit code and that stdout+stderr
-# match PATTERN (grep -E); PATTERN '' skips the output check.
-expect() {
-	local name=$1 want=$2 pat=$3 out rc
-	shift 3
-	out=$("$@" 2>&1)
-	rc=$?
-	if [ "$rc" -ne "$want" ] || { [ -n "$pat" ] && ! grep -qE -- "$pat" <<<"$out"; }; then
-		echo "FAIL cli_provider:$name (exit $rc, want $want; output: $(head -c 400 <<<"$out"))"
-		fails=$((fails + 1))
-	else
-		echo "PASS cli_provider:$name"
-	fi
-}
+SUITE=cli_provider
 
 # check NAME CONDITION...: a test of the files left behind
 check() {

@@ -2,26 +2,12 @@
 # The `shelter volume` command line as a contract: arguments, outputs, exit codes and
 # error messages for bad input (README "Using protected volumes").
 set -uo pipefail
+source "$(dirname "$0")/../lib.sh"
 S=${SHELTER:?set SHELTER to the shelter binary}
 w=$(mktemp -d)
 trap 'rm -rf "$w"' EXIT
 cd "$w"
-fails=0
-
-# expect NAME WANT_EXIT PATTERN CMD...: run CMD, check exit code and that stdout+stderr
-# match PATTERN (grep -E); PATTERN '' skips the output check.
-expect() {
-	local name=$1 want=$2 pat=$3 out rc
-	shift 3
-	out=$("$@" 2>&1)
-	rc=$?
-	if [ "$rc" -ne "$want" ] || { [ -n "$pat" ] && ! grep -qE -- "$pat" <<<"$out"; }; then
-		echo "FAIL cli_volume:$name (exit $rc, want $want; output: $(head -c 300 <<<"$out"))"
-		fails=$((fails + 1))
-	else
-		echo "PASS cli_volume:$name"
-	fi
-}
+SUITE=cli_volume
 
 # --- negative cases first ---------------------------------------------------------
 expect no_args 2 'usage' "$S"

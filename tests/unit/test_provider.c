@@ -22,6 +22,7 @@
 #include "shelter/crypto.h"
 #include "shelter/provider.h"
 #include "tee/pki.h"
+#include "../files.h"
 #include "../test.h"
 
 static char root[256];
@@ -29,58 +30,12 @@ static int dir_seq;
 
 /* ---- fixture ---- */
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void join(char *out, size_t size, const char *a, const char *b)
-{
-	int n = snprintf(out, size, "%s/%s", a, b);
-
-	if (n < 0 || (size_t)n >= size) {
-		fprintf(stderr, "test path too long\n");
-		exit(2);
-	}
-}
-
 static void new_dir(char *out, size_t size, const char *what)
 {
 	char name[64];
 
 	snprintf(name, sizeof(name), "%.20s-%d", what, ++dir_seq);
-	join(out, size, root, name);
-}
-
-static char *slurp_in(const char *dir, const char *file, size_t *size)
-{
-	char path[512];
-	FILE *f;
-	char *buf;
-	long n;
-
-	join(path, sizeof(path), dir, file);
-	*size = 0;
-	f = fopen(path, "rb");
-	if (f == NULL)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t)n + 1);
-	if (buf != NULL && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	if (buf != NULL) {
-		buf[n] = '\0';
-		*size = (size_t)n;
-	}
-	return buf;
+	test_join(out, size, root, name);
 }
 
 static int spit_in(const char *dir, const char *file, const void *data, size_t size)
@@ -89,7 +44,7 @@ static int spit_in(const char *dir, const char *file, const void *data, size_t s
 	FILE *f;
 	int ok;
 
-	join(path, sizeof(path), dir, file);
+	test_join(path, sizeof(path), dir, file);
 	f = fopen(path, "wb");
 	ok = f != NULL && fwrite(data, 1, size, f) == size;
 	if (f != NULL && fclose(f) != 0)
@@ -103,7 +58,7 @@ static mode_t mode_of(const char *dir, const char *file)
 	struct stat st;
 
 	if (file != NULL)
-		join(path, sizeof(path), dir, file);
+		test_join(path, sizeof(path), dir, file);
 	else
 		snprintf(path, sizeof(path), "%s", dir);
 	return stat(path, &st) == 0 ? st.st_mode & 07777 : (mode_t)-1;
@@ -140,7 +95,7 @@ static int new_provider(char *prov, size_t size, const char *name)
 static int crl_number_of(const char *prov, uint64_t *number)
 {
 	size_t size = 0;
-	char *pem = slurp_in(prov, "crl.pem", &size);
+	char *pem = test_slurp_in(prov, "crl.pem", &size);
 	X509_CRL *crl = NULL;
 	int rc = pem != NULL ? pki_crl_from_pem(pem, size, &crl, NULL) : -1;
 
@@ -245,7 +200,7 @@ static void provider_init_layout_and_refusal(void)
 	CHECK(mode_of(prov, "ca.crt") == 0644);
 	CHECK_OK(crl_number_of(prov, &number));
 	CHECK(number == 1);
-	inv = slurp_in(prov, "inventory.log", &size);
+	inv = test_slurp_in(prov, "inventory.log", &size);
 	CHECK(inv != NULL && size == 0);
 	free(inv);
 	CHECK_OK(shelter_provider_verify_inventory(prov, &entries, NULL));
@@ -263,19 +218,19 @@ static void platform_init_layout_and_refusal(void)
 
 	/* missing parents are made, private */
 	new_dir(parent, sizeof(parent), "parent");
-	join(dir, sizeof(dir), parent, "deeper/platform");
+	test_join(dir, sizeof(dir), parent, "deeper/platform");
 	CHECK_OK(shelter_platform_init(dir, "node-1", &csr, NULL));
 	CHECK(mode_of(parent, NULL) == 0700);
 	CHECK(mode_of(dir, NULL) == 0700);
 	CHECK(mode_of(dir, "attestation.key") == 0600);
 	CHECK(mode_of(dir, "seal.secret") == 0600);
-	file = slurp_in(dir, "seal.secret", &size);
+	file = test_slurp_in(dir, "seal.secret", &size);
 	CHECK(file != NULL && size == 32);
 	free(file);
-	file = slurp_in(dir, "platform.csr", &size);
+	file = test_slurp_in(dir, "platform.csr", &size);
 	CHECK(file != NULL && strcmp(file, csr) == 0);
 	free(file);
-	file = slurp_in(dir, "name", &size);
+	file = test_slurp_in(dir, "name", &size);
 	CHECK(file != NULL && strcmp(file, "node-1\n") == 0);
 	free(file);
 	CHECK_OK(shelter_platform_info(dir, &info, NULL));
@@ -409,7 +364,7 @@ static void enroll_records_before_returning(void)
 	/* 30 days, give or take the hour of backdating (§5.2) */
 	CHECK(X509_cmp_time(X509_get0_notAfter(c), NULL) > 0);
 	CHECK(strstr(cert, "-----END CERTIFICATE-----\n-----BEGIN CERTIFICATE-----") != NULL);
-	ca = slurp_in(prov, "ca.crt", &ca_size);
+	ca = test_slurp_in(prov, "ca.crt", &ca_size);
 	CHECK(ca != NULL && strstr(cert, ca) != NULL); /* the CA follows the certificate */
 	CHECK_OK(pki_cert_from_pem(ca, ca_size, &ca_cert, NULL));
 	CHECK(X509_verify(c, X509_get0_pubkey(ca_cert)) == 1);
@@ -442,7 +397,7 @@ static void install_cert_refusals(void)
 	CHECK_RC(shelter_platform_install_cert(a, cert_b, strlen(cert_b), &err), SHELTER_E_BADKEY);
 	CHECK(strstr(err.msg, "the certificate is for key") != NULL);
 	/* the right certificate with the wrong provider behind it */
-	ca_other = slurp_in(other_prov, "ca.crt", &n);
+	ca_other = test_slurp_in(other_prov, "ca.crt", &n);
 	CHECK(ca_other != NULL);
 	mixed = malloc(strlen(cert_a) + n + 1);
 	CHECK(mixed != NULL);
@@ -525,7 +480,7 @@ static void revoke_repairs_a_crl_lost_in_a_crash(void)
 
 	CHECK_OK(new_provider(prov, sizeof(prov), "acme"));
 	CHECK_OK(enrolled_platform(prov, plat, sizeof(plat), "n1"));
-	old = slurp_in(prov, "crl.pem", &size);
+	old = test_slurp_in(prov, "crl.pem", &size);
 	CHECK(old != NULL);
 	CHECK_OK(shelter_provider_revoke(prov, "n1", "lost", NULL));
 	CHECK_OK(spit_in(prov, "crl.pem", old, size)); /* the CRL write "did not happen" */
@@ -551,7 +506,7 @@ static void inventory_edit_detected(void)
 	size_t size = 0;
 
 	CHECK_OK(four_lines(prov, sizeof(prov)));
-	text = slurp_in(prov, "inventory.log", &size);
+	text = test_slurp_in(prov, "inventory.log", &size);
 	CHECK(text != NULL);
 	CHECK(lines_of(text, lines) == 4);
 	/* rename platform "a" to "z" in line 1: valid JSON, broken chain at line 2 */
@@ -592,7 +547,7 @@ static void inventory_deletion_and_reorder_detected(void)
 	size_t size = 0;
 
 	CHECK_OK(four_lines(prov, sizeof(prov)));
-	text = slurp_in(prov, "inventory.log", &size);
+	text = test_slurp_in(prov, "inventory.log", &size);
 	CHECK(text != NULL);
 	CHECK(lines_of(text, lines) == 4);
 	CHECK_OK(rewrite(prov, lines, drop_second));
@@ -622,7 +577,7 @@ static void inventory_cut_detected(void)
 	size_t size = 0;
 
 	CHECK_OK(four_lines(prov, sizeof(prov)));
-	text = slurp_in(prov, "inventory.log", &size);
+	text = test_slurp_in(prov, "inventory.log", &size);
 	CHECK(text != NULL && size > 10);
 	CHECK_OK(spit_in(prov, "inventory.log", text, size - 10)); /* a torn last append */
 	CHECK_RC(shelter_provider_verify_inventory(prov, &entries, &err), SHELTER_E_INTEGRITY);
@@ -648,7 +603,7 @@ static void inventory_rules_checked(void)
 
 	CHECK_OK(new_provider(prov, sizeof(prov), "acme"));
 	CHECK_OK(enrolled_platform(prov, plat, sizeof(plat), "n1"));
-	text = slurp_in(prov, "inventory.log", &size);
+	text = test_slurp_in(prov, "inventory.log", &size);
 	CHECK(text != NULL && size > 1);
 	CHECK_OK(shelter_sha256(text, size - 1, head, NULL));
 	shelter_hex(head, 32, prev);
@@ -684,7 +639,7 @@ int main(void)
 	const char *tmp = getenv("TMPDIR");
 
 	test_binary = "test_provider";
-	join(root, sizeof(root), tmp ? tmp : "/tmp", "shelter-test-provider-XXXXXX");
+	test_join(root, sizeof(root), tmp ? tmp : "/tmp", "shelter-test-provider-XXXXXX");
 	if (mkdtemp(root) == NULL)
 		return perror("mkdtemp"), 2;
 
@@ -704,6 +659,6 @@ int main(void)
 	RUN(inventory_rules_checked);
 	RUN(list_and_verify_need_a_provider);
 
-	nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_rm_tree(root);
 	return test_total_failed ? 1 : 0;
 }

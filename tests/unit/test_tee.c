@@ -29,6 +29,7 @@
 #include "shelter/tee.h"
 #include "tee/internal.h"
 #include "tee/pki.h"
+#include "../files.h"
 #include "../test.h"
 
 #define VEC_DIR "tests/vectors/quote/"
@@ -38,69 +39,12 @@ static int dir_seq;
 
 /* ---- fixture ---- */
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void rm_tree(const char *path)
-{
-	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-/* out = a/b; a test path that does not fit is a broken test, not a result. */
-static void join(char *out, size_t size, const char *a, const char *b)
-{
-	int n = snprintf(out, size, "%s/%s", a, b);
-
-	if (n < 0 || (size_t)n >= size) {
-		fprintf(stderr, "test path too long\n");
-		exit(2);
-	}
-}
-
 static void new_dir(char *out, size_t size, const char *what)
 {
 	char name[64];
 
 	snprintf(name, sizeof(name), "%.20s-%d", what, ++dir_seq);
-	join(out, size, root, name);
-}
-
-static char *slurp(const char *path, size_t *size)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	*size = 0;
-	if (f == NULL)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t)n + 1);
-	if (buf != NULL && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	if (buf != NULL) {
-		buf[n] = '\0';
-		*size = (size_t)n;
-	}
-	return buf;
-}
-
-static char *slurp_in(const char *dir, const char *file, size_t *size)
-{
-	char path[512];
-
-	join(path, sizeof(path), dir, file);
-	return slurp(path, size);
+	test_join(out, size, root, name);
 }
 
 static int spit(const char *path, const void *data, size_t size)
@@ -156,11 +100,11 @@ static struct shelter_trust *trust_of(const char *prov, int with_crl, uint8_t id
 
 	if (shelter_trust_new(&t, NULL) < 0)
 		return NULL;
-	pem = slurp_in(prov, "ca.crt", &size);
+	pem = test_slurp_in(prov, "ca.crt", &size);
 	rc = pem != NULL ? shelter_trust_add_provider(t, pem, size, id, NULL) : -1;
 	free(pem);
 	if (rc == 0 && with_crl) {
-		pem = slurp_in(prov, "crl.pem", &size);
+		pem = test_slurp_in(prov, "crl.pem", &size);
 		rc = pem != NULL ? shelter_trust_add_crl(t, pem, size, NULL) : -1;
 		free(pem);
 	}
@@ -328,7 +272,7 @@ static void open_refuses_readable_key(void)
 	struct shelter_err err;
 
 	CHECK_OK(world());
-	join(path, sizeof(path), g_plat, "attestation.key");
+	test_join(path, sizeof(path), g_plat, "attestation.key");
 	CHECK(chmod(path, 0640) == 0);
 	CHECK_RC(shelter_tee_open(&opts, &tee, &err), SHELTER_E_PERM);
 	CHECK(chmod(path, 0600) == 0);
@@ -558,12 +502,12 @@ static void trust_add_provider_refusals(void)
 	CHECK_OK(world());
 	CHECK_OK(shelter_trust_new(&t, NULL));
 	CHECK_RC(shelter_trust_add_provider(t, "garbage", 7, id, &err), SHELTER_E_MALFORMED);
-	pem = slurp_in(g_plat, "platform.crt", &size); /* not a CA */
+	pem = test_slurp_in(g_plat, "platform.crt", &size); /* not a CA */
 	CHECK(pem != NULL);
 	CHECK_RC(shelter_trust_add_provider(t, pem, size, id, &err), SHELTER_E_INVAL);
 	CHECK(strstr(err.msg, "not a CA certificate") != NULL);
 	free(pem);
-	pem = slurp_in(g_prov, "ca.crt", &size);
+	pem = test_slurp_in(g_prov, "ca.crt", &size);
 	CHECK(pem != NULL);
 	CHECK_OK(shelter_trust_add_provider(t, pem, size, id, NULL));
 	CHECK_RC(shelter_trust_add_provider(t, pem, size, id, &err), SHELTER_E_EXIST);
@@ -630,9 +574,9 @@ static void verify_revoked_and_crl_rollback(void)
 	t_old = trust_of(prov, 1, NULL);
 	CHECK(t != NULL && t_old != NULL);
 	CHECK_OK(shelter_quote_verify(q, size, t, &info, NULL));
-	old = slurp_in(prov, "crl.pem", &old_size);
+	old = test_slurp_in(prov, "crl.pem", &old_size);
 	CHECK_OK(shelter_provider_revoke(prov, "node-3", "key compromised", NULL));
-	newer = slurp_in(prov, "crl.pem", &new_size);
+	newer = test_slurp_in(prov, "crl.pem", &new_size);
 	CHECK(old != NULL && newer != NULL);
 	CHECK_OK(shelter_trust_add_crl(t, newer, new_size, NULL));
 	CHECK_RC(shelter_quote_verify(q, size, t, &info, &err), SHELTER_E_REVOKED);
@@ -688,10 +632,10 @@ static int load_ca(const char *prov, X509 **ca, EVP_PKEY **key)
 	size_t size;
 	int rc;
 
-	pem = slurp_in(prov, "ca.crt", &size);
+	pem = test_slurp_in(prov, "ca.crt", &size);
 	rc = pem != NULL ? pki_cert_from_pem(pem, size, ca, NULL) : -1;
 	free(pem);
-	pem = slurp_in(prov, "ca.key", &size);
+	pem = test_slurp_in(prov, "ca.key", &size);
 	if (rc == 0)
 		rc = pem != NULL ? pki_key_from_pem(pem, size, key, NULL) : -1;
 	free(pem);
@@ -720,7 +664,7 @@ static void trust_crl_conflict_and_foreign(void)
 	CHECK(strstr(err.msg, "two different CRLs numbered 1") != NULL);
 	/* a CRL of a provider the trust does not hold */
 	CHECK_OK(make_provider(other, sizeof(other), "globex"));
-	foreign = slurp_in(other, "crl.pem", &foreign_size);
+	foreign = test_slurp_in(other, "crl.pem", &foreign_size);
 	CHECK(foreign != NULL);
 	CHECK_RC(shelter_trust_add_crl(t, foreign, foreign_size, &err), SHELTER_E_UNTRUSTED);
 	CHECK_RC(shelter_trust_add_crl(t, "nope", 4, &err), SHELTER_E_MALFORMED);
@@ -915,7 +859,7 @@ static void verify_refuses_another_key(void)
 	size_t size = 0, pem_size = 0;
 
 	CHECK_OK(world());
-	pem = slurp_in(g_plat, "platform.crt", &pem_size);
+	pem = test_slurp_in(g_plat, "platform.crt", &pem_size);
 	CHECK(pem != NULL);
 	CHECK_OK(pki_cert_from_pem(pem, pem_size, &cert, NULL));
 	free(pem);
@@ -1022,7 +966,7 @@ static void seal_key_matches_the_spec(void)
 
 	CHECK_OK(world());
 	launch_identity(&a, 1, 0);
-	secret = slurp_in(g_plat, "seal.secret", &size);
+	secret = test_slurp_in(g_plat, "seal.secret", &size);
 	CHECK(secret != NULL && size == 32);
 	info[0] = 1;
 	memcpy(info + 1, a.measurement, 32);
@@ -1089,8 +1033,8 @@ static struct shelter_trust *vec_trust(void)
 	size_t ca_size = 0, crl_size = 0;
 	int rc = shelter_trust_new(&t, NULL);
 
-	ca = slurp(VEC_DIR "provider.crt", &ca_size);
-	crl = slurp(VEC_DIR "crl.pem", &crl_size);
+	ca = test_slurp(VEC_DIR "provider.crt", &ca_size);
+	crl = test_slurp(VEC_DIR "crl.pem", &crl_size);
 	if (rc == 0)
 		rc = ca != NULL ? shelter_trust_add_provider(t, ca, ca_size, NULL, NULL) : -1;
 	if (rc == 0)
@@ -1113,8 +1057,8 @@ static void vector_quote_decodes(void)
 	struct tee_quote parsed;
 	struct shelter_err err;
 	uint8_t m[32], s[32], rd[64], prov[32], plat[32];
-	uint8_t *q = (uint8_t *)slurp(VEC_DIR "quote.bin", &size);
-	uint8_t *rq = (uint8_t *)slurp(VEC_DIR "quote-revoked.bin", &rsize);
+	uint8_t *q = (uint8_t *)test_slurp(VEC_DIR "quote.bin", &size);
+	uint8_t *rq = (uint8_t *)test_slurp(VEC_DIR "quote-revoked.bin", &rsize);
 	const char *at = vec_get(v, n, "verify_at"), *nb = vec_get(v, n, "not_before");
 	const char *na = vec_get(v, n, "not_after");
 
@@ -1180,8 +1124,8 @@ static int make_vectors(const char *dir)
 		rd[i] = (uint8_t)(0x40 + i);
 	snprintf(id.product, sizeof(id.product), "vector-product");
 	id.version = 3;
-	join(plat, sizeof(plat), dir, "plat");
-	join(path, sizeof(path), dir, "prov");
+	test_join(plat, sizeof(plat), dir, "plat");
+	test_join(path, sizeof(path), dir, "prov");
 	t = trust_of(path, 1, NULL);
 	tee = tee_of(plat, &id);
 	if (t == NULL || tee == NULL || shelter_tee_quote(tee, rd, &q, &size, &err) < 0 ||
@@ -1189,11 +1133,11 @@ static int make_vectors(const char *dir)
 	    shelter_platform_info(plat, &pinfo, &err) < 0)
 		return fprintf(stderr, "make vectors: %s\n", err.msg), 1;
 	shelter_tee_close(tee);
-	join(path, sizeof(path), dir, "quote.bin");
+	test_join(path, sizeof(path), dir, "quote.bin");
 	if (spit(path, q, size) < 0)
 		return 1;
 	free(q);
-	join(path, sizeof(path), dir, "quote.txt");
+	test_join(path, sizeof(path), dir, "quote.txt");
 	f = fopen(path, "w");
 	if (f == NULL)
 		return 1;
@@ -1211,7 +1155,7 @@ static int make_vectors(const char *dir)
 	fprintf(f, "platform %s\nplatform_name %s\n", hex, info.platform_name);
 	fprintf(f, "serial %s\nnot_before %lld\nnot_after %lld\nverify_at %lld\n", pinfo.serial,
 		(long long)pinfo.not_before, (long long)pinfo.not_after, (long long)now);
-	join(plat, sizeof(plat), dir, "plat-revoked");
+	test_join(plat, sizeof(plat), dir, "plat-revoked");
 	if (shelter_platform_info(plat, &pinfo, &err) < 0)
 		return 1;
 	fprintf(f, "revoked_name %s\nrevoked_serial %s\n", pinfo.name, pinfo.serial);
@@ -1221,7 +1165,7 @@ static int make_vectors(const char *dir)
 	if (tee == NULL || shelter_tee_quote(tee, rd, &q, &size, &err) < 0)
 		return 1;
 	shelter_tee_close(tee);
-	join(path, sizeof(path), dir, "quote-revoked.bin");
+	test_join(path, sizeof(path), dir, "quote-revoked.bin");
 	if (spit(path, q, size) < 0)
 		return 1;
 	free(q);
@@ -1319,7 +1263,7 @@ int main(void)
 	if (vec != NULL)
 		return make_vectors(vec);
 	test_binary = "test_tee";
-	join(root, sizeof(root), tmp ? tmp : "/tmp", "shelter-test-tee-XXXXXX");
+	test_join(root, sizeof(root), tmp ? tmp : "/tmp", "shelter-test-tee-XXXXXX");
 	if (mkdtemp(root) == NULL)
 		return perror("mkdtemp"), 2;
 	launch_identity(&g_launch, 1, 0);
@@ -1354,6 +1298,6 @@ int main(void)
 	RUN(verify_shared_trust_from_threads);
 	RUN(verify_throughput);
 
-	rm_tree(root);
+	test_rm_tree(root);
 	return test_total_failed ? 1 : 0;
 }

@@ -25,6 +25,7 @@
 #include <openssl/sha.h>
 
 #include "attest/ratls.h"
+#include "tee/pki.h"
 
 /* The DER content octets of OID 2.23.133.5.4.9 (X.690 §8.19: 2*40+23 = 0x67,
  * 133 = 0x81 0x05, then 5, 4, 9). Extensions are matched on these bytes, which is
@@ -759,16 +760,6 @@ out:
 	return rc;
 }
 
-/* Never prompt for a passphrase: a library has no terminal (STYLE.md rule 10). */
-static int no_passphrase(char *buf, int size, int rwflag, void *u)
-{
-	(void)buf;
-	(void)size;
-	(void)rwflag;
-	(void)u;
-	return -1;
-}
-
 int ratls_key_load_pem(const char *path, EVP_PKEY **out, struct shelter_err *err)
 {
 	struct stat st = { 0 };
@@ -820,7 +811,7 @@ int ratls_key_load_pem(const char *path, EVP_PKEY **out, struct shelter_err *err
 		size += (size_t)n;
 	}
 	mem = BIO_new_mem_buf(buf, (int)size);
-	key = mem != NULL ? PEM_read_bio_PrivateKey(mem, NULL, no_passphrase, NULL) : NULL;
+	key = mem != NULL ? PEM_read_bio_PrivateKey(mem, NULL, pki_no_passphrase, NULL) : NULL;
 	if (key == NULL) {
 		snprintf(what, sizeof(what), "load key '%s': not an unencrypted PEM private key",
 			 path);

@@ -62,19 +62,9 @@ static const char *const platform_files[] = { SIM_KEY_FILE, SIM_SEAL_FILE, SIM_C
 
 static int refuse_existing(const char *dir, struct shelter_err *err)
 {
-	char path[4096];
-
-	for (size_t i = 0; i < sizeof(platform_files) / sizeof(platform_files[0]); i++) {
-		int rc = pki_path(path, sizeof(path), dir, platform_files[i], err);
-
-		if (rc < 0)
-			return rc;
-		if (access(path, F_OK) == 0 || errno != ENOENT)
-			return shelter_err_set(err, SHELTER_E_EXIST,
-					       "'%s' already holds a platform (%s exists)", dir,
-					       platform_files[i]);
-	}
-	return 0;
+	return pki_refuse_existing(dir, platform_files,
+				   sizeof(platform_files) / sizeof(platform_files[0]), "platform",
+				   err);
 }
 
 /* §5.4: a PKCS#10 request, subject CN = name, signed by the attestation key. */

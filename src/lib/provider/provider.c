@@ -129,19 +129,8 @@ static int refuse_existing(const char *dir, struct shelter_err *err)
 {
 	static const char *const files[] = { PROV_KEY_FILE, PROV_CERT_FILE, PROV_CRL_FILE,
 					     PROV_INVENTORY_FILE };
-	char path[4096];
 
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		int rc = pki_path(path, sizeof(path), dir, files[i], err);
-
-		if (rc < 0)
-			return rc;
-		if (access(path, F_OK) == 0 || errno != ENOENT)
-			return shelter_err_set(err, SHELTER_E_EXIST,
-					       "'%s' already holds a provider (%s exists)", dir,
-					       files[i]);
-	}
-	return 0;
+	return pki_refuse_existing(dir, files, sizeof(files) / sizeof(files[0]), "provider", err);
 }
 
 int shelter_provider_init(const char *dir, const char *name, struct shelter_err *err)

@@ -187,3 +187,21 @@ int pki_mkdir(const char *dir, struct shelter_err *err)
 		return shelter_err_set(err, SHELTER_E_NOTDIR, "'%s' is not a directory", dir);
 	return 0;
 }
+
+int pki_refuse_existing(const char *dir, const char *const *names, size_t count,
+			const char *what, struct shelter_err *err)
+{
+	char path[4096];
+
+	for (size_t i = 0; i < count; i++) {
+		int rc = pki_path(path, sizeof(path), dir, names[i], err);
+
+		if (rc < 0)
+			return rc;
+		if (access(path, F_OK) == 0 || errno != ENOENT)
+			return shelter_err_set(err, SHELTER_E_EXIST,
+					       "'%s' already holds a %s (%s exists)", dir, what,
+					       names[i]);
+	}
+	return 0;
+}

@@ -267,9 +267,7 @@ int pki_check_ca_cert(X509 *cert, char *name_out, struct shelter_err *err)
 
 /* ---- PEM ---- */
 
-/* Never prompt on a terminal for a passphrase: Shelter keys are unencrypted
- * files protected by their mode (quote.md §5.4). */
-static int no_passphrase(char *buf, int size, int rwflag, void *u)
+int pki_no_passphrase(char *buf, int size, int rwflag, void *u)
 {
 	(void)buf;
 	(void)size;
@@ -300,7 +298,7 @@ static BIO *pem_bio(const char *pem, size_t size, struct shelter_err *err)
 		*out = NULL;                                                               \
 		if (bio == NULL)                                                           \
 			return err != NULL ? err->code : SHELTER_E_MALFORMED;              \
-		*out = reader(bio, NULL, no_passphrase, NULL);                             \
+		*out = reader(bio, NULL, pki_no_passphrase, NULL);                             \
 		BIO_free(bio);                                                             \
 		if (*out == NULL)                                                          \
 			return pki_ossl(err, SHELTER_E_MALFORMED, "no valid PEM " what);   \
@@ -443,3 +441,4 @@ int pki_set_time(ASN1_TIME *t, time_t when, struct shelter_err *err)
 		return pki_ossl(err, SHELTER_E_INVAL, "time %lld out of range", (long long)when);
 	return 0;
 }
+

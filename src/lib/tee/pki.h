@@ -116,6 +116,13 @@ int pki_write_new(const char *path, mode_t mode, const void *data, size_t size,
 int pki_write_atomic(const char *dir, const char *name, mode_t mode, const void *data,
 		     size_t size, struct shelter_err *err);
 int pki_fsync_dir(const char *dir, struct shelter_err *err);
+/* SHELTER_E_EXIST naming the first of names that exists in dir ("'dir' already
+ * holds a <what> (<name> exists)"); 0 when none does. */
+int pki_refuse_existing(const char *dir, const char *const *names, size_t count,
+			const char *what, struct shelter_err *err);
+/* PEM password callback that never prompts: keys are unencrypted files protected
+ * by their mode (quote.md §5.4), and a library has no terminal. */
+int pki_no_passphrase(char *buf, int size, int rwflag, void *u);
 /* dir/name into buf; SHELTER_E_NAMETOOLONG when it does not fit. */
 int pki_path(char *buf, size_t size, const char *dir, const char *name,
 	     struct shelter_err *err);

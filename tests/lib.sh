@@ -1,0 +1,25 @@
+# Shared by the shell tests (tests/{integration,attacks,crash}/*.sh): PASS/FAIL lines
+# that tests/run.sh counts. Set SUITE before sourcing; the caller exits with
+# [ "$fails" -eq 0 ].
+fails=0
+
+pass() { echo "PASS $SUITE:$1"; }
+# fail NAME [DETAIL]
+fail() {
+	echo "FAIL $SUITE:$1${2:+ ($2)}"
+	fails=$((fails + 1))
+}
+
+# expect NAME WANT_EXIT PATTERN CMD...: run CMD; its exit code must be WANT_EXIT and
+# its stdout+stderr must match PATTERN (grep -E); PATTERN '' skips the output check.
+expect() {
+	local name=$1 want=$2 pat=$3 out rc
+	shift 3
+	out=$("$@" 2>&1)
+	rc=$?
+	if [ "$rc" -ne "$want" ] || { [ -n "$pat" ] && ! grep -qE -- "$pat" <<<"$out"; }; then
+		fail "$name" "exit $rc, want $want; output: $(head -c 400 <<<"$out")"
+	else
+		pass "$name"
+	fi
+}
