@@ -18,13 +18,11 @@ double cas_monotonic(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-void cas_handle_attest_nonce(struct cas *cas, struct tls_conn *conn, struct cas_conn_state *cs,
-			     struct cas_reply *r)
+void cas_handle_attest_nonce(struct cas *cas, struct cas_conn_state *cs, struct cas_reply *r)
 {
 	struct shelter_err err;
 	char hex[65];
 
-	(void)conn;
 	shelter_err_clear(&err);
 	if (shelter_random_bytes(cs->nonce, sizeof(cs->nonce), &err) < 0) {
 		cas_reply_error(r, 500, "internal", "nonce: %s", err.msg);
@@ -497,7 +495,7 @@ out:
 }
 
 static void release_config(struct cas *cas, struct cas_conn_state *cs, struct cas_session *s,
-		   const struct shelter_quote_info *qi, json_t *req, struct cas_reply *r)
+			   const struct shelter_quote_info *qi, json_t *req, struct cas_reply *r)
 {
 	struct attest_job j = { .session = s, .qi = qi, .peer = cs->peer,
 				.released_secrets = json_array(), .volumes = json_array() };

@@ -105,8 +105,7 @@ void cas_reply_error(struct cas_reply *r, int status, const char *code, const ch
 
 /* Handlers (handlers.c, attest.c). body/size is the request body. */
 struct tls_conn;
-void cas_handle_attest_nonce(struct cas *cas, struct tls_conn *conn, struct cas_conn_state *cs,
-			     struct cas_reply *r);
+void cas_handle_attest_nonce(struct cas *cas, struct cas_conn_state *cs, struct cas_reply *r);
 void cas_handle_attest(struct cas *cas, struct tls_conn *conn, struct cas_conn_state *cs,
 		       const uint8_t *body, size_t size, struct cas_reply *r);
 void cas_handle_volume_tag(struct cas *cas, struct cas_conn_state *cs, const char *session,

@@ -115,7 +115,7 @@ static void route(struct server *sv, struct tls_conn *conn, struct cas_conn_stat
 			return cas_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
 	} else if (http_str_eq(req->path, "/v1/attest/nonce")) {
 		if (post) {
-			cas_handle_attest_nonce(cas, conn, cs, r);
+			cas_handle_attest_nonce(cas, cs, r);
 			*nonce = r->status == 200;
 			return;
 		}
