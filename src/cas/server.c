@@ -625,11 +625,12 @@ int cas_serve(const struct cas_config *cfg, struct shelter_err *err)
 		else if (rc == 0)
 			rc = shelter_err_set(err, cerr.code, "%s", cerr.msg);
 		cas_log("stopped", "requests=%llu attest_ok=%llu attest_refused=%llu commits=%llu"
-				   " jobs=%llu",
+				   " jobs=%llu compactions=%llu compaction_failures=%llu",
 			(unsigned long long)sv->cas.requests,
 			(unsigned long long)sv->cas.attest_ok,
 			(unsigned long long)sv->cas.attest_refused, (unsigned long long)st.commits,
-			(unsigned long long)st.jobs);
+			(unsigned long long)st.jobs, (unsigned long long)st.compactions,
+			(unsigned long long)st.compaction_failures);
 	}
 	shelter_wipe(tag_key, sizeof(tag_key));
 	cas_cache_free(&sv->cas);

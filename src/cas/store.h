@@ -48,6 +48,8 @@ int cas_store_run(struct cas_store *st, cas_job_fn fn, void *ctx, struct shelter
 struct cas_store_stats {
 	uint64_t commits;
 	uint64_t jobs;
+	uint64_t compactions; /* of the volume, every 1,024 commits */
+	uint64_t compaction_failures;
 };
 void cas_store_stats(struct cas_store *st, struct cas_store_stats *out);
 
