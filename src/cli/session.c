@@ -107,10 +107,12 @@ static int apply(struct sopts *o)
 	rc = cli_read_file(o->args[1], POLICY_MAX, &text, &size, &err);
 	if (rc < 0)
 		return cli_fail("session apply", &err);
-	/* The session's name is the policy's; the CAS checks it matches (cas.md §3.1). */
-	p = strstr(text, "name:");
-	if (p == NULL || (p != text && p[-1] != '\n') ||
-	    sscanf(p + 5, " %127[A-Za-z0-9._-]", name) != 1) {
+	/* The session's name is the policy's top-level name (a line of its own, not
+	 * indented); the CAS checks that it matches (cas.md §3.1). */
+	for (p = strstr(text, "name:"); p != NULL && p != text && p[-1] != '\n';
+	     p = strstr(p + 1, "name:"))
+		;
+	if (p == NULL || sscanf(p + 5, " %127[A-Za-z0-9._-]", name) != 1) {
 		free(text);
 		return cli_usage("'%s': no top-level 'name:' line", o->args[1]);
 	}
