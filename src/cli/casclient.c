@@ -8,6 +8,7 @@
 #include <openssl/pem.h>
 
 #include "attest/ratls.h"
+#include "cas/secrets.h"
 #include "cli/cli.h"
 #include "net/http.h"
 #include "net/tls.h"
@@ -28,61 +29,35 @@ int cli_cas_defaults(struct cli_cas *c)
 	return CLI_OK;
 }
 
-static char *pem_of(int (*write)(BIO *, void *), void *obj)
-{
-	BIO *bio = BIO_new(BIO_s_secmem());
-	char *data, *text = NULL;
-	long len;
-
-	if (bio != NULL && write(bio, obj) == 1 && (len = BIO_get_mem_data(bio, &data)) > 0 &&
-	    (text = malloc((size_t)len + 1)) != NULL) {
-		memcpy(text, data, (size_t)len);
-		text[len] = 0;
-	}
-	BIO_free(bio);
-	return text;
-}
-
-static int write_cert(BIO *b, void *x) { return PEM_write_bio_X509(b, x); }
-static int write_key(BIO *b, void *k)
-{
-	return PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL);
-}
-
 /* Client context: the pinned CAS certificate and, for owners, a self-signed
  * certificate for the owner key made on the fly (the owner is its key). */
 static int client_ctx(const struct cli_cas *c, struct tls_ctx **out, struct shelter_err *err)
 {
 	struct tls_client_opts o = { 0 };
 	char *pin = NULL, *cert_pem = NULL, *key_pem = NULL;
-	size_t pin_size;
+	size_t pin_size, der_size = 0;
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
-	BIO *bio = NULL;
-	X509 *pinned = NULL;
-	unsigned char *der = NULL;
-	int der_size, rc = cli_read_file(c->cert_file, PEM_MAX, &pin, &pin_size, err);
+	uint8_t *der = NULL;
+	int rc = cli_read_file(c->cert_file, PEM_MAX, &pin, &pin_size, err);
 
 	if (rc < 0)
 		return rc;
-	bio = BIO_new_mem_buf(pin, (int)pin_size);
-	pinned = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
-	der_size = pinned ? i2d_X509(pinned, &der) : -1;
-	if (der_size <= 0) {
-		rc = shelter_err_set(err, SHELTER_E_MALFORMED, "'%s': not a PEM certificate",
-				     c->cert_file);
+	rc = tls_pin_from_pem(pin, pin_size, &der, &der_size, err);
+	if (rc < 0) {
+		rc = shelter_err_wrap(err, rc, "'%s'", c->cert_file);
 		goto out;
 	}
 	o.pin_cert_der = der;
-	o.pin_cert_der_size = (size_t)der_size;
+	o.pin_cert_der_size = der_size;
 	if (c->owner_key != NULL) {
 		rc = ratls_key_load_pem(c->owner_key, &key, err);
 		if (rc == 0)
 			rc = ratls_selfsigned_cert(key, "shelter-owner", 1, &cert, err);
 		if (rc < 0)
 			goto out;
-		cert_pem = pem_of(write_cert, cert);
-		key_pem = pem_of(write_key, key);
+		cert_pem = cas_pem_of_cert(cert);
+		key_pem = cas_pem_of_key(key);
 		if (cert_pem == NULL || key_pem == NULL) {
 			rc = shelter_err_set(err, SHELTER_E_CRYPTO, "owner certificate");
 			goto out;
@@ -100,10 +75,8 @@ out:
 	free(cert_pem);
 	free(pin);
 	OPENSSL_free(der);
-	X509_free(pinned);
 	X509_free(cert);
 	EVP_PKEY_free(key);
-	BIO_free(bio);
 	return rc;
 }
 

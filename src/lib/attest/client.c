@@ -49,24 +49,6 @@ struct shelter_config {
 	size_t nvols;
 };
 
-static int load_pin(const char *pem, size_t size, uint8_t **der, size_t *der_size,
-		    struct shelter_err *err)
-{
-	BIO *bio = BIO_new_mem_buf(pem, (int)size);
-	X509 *cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
-	unsigned char *p = NULL;
-	int n = cert ? i2d_X509(cert, &p) : -1;
-	int rc = 0;
-
-	if (n <= 0)
-		rc = shelter_err_set(err, SHELTER_E_MALFORMED, "CAS certificate: not a PEM certificate");
-	*der = p;
-	*der_size = n > 0 ? (size_t)n : 0;
-	X509_free(cert);
-	BIO_free(bio);
-	return rc;
-}
-
 int shelter_attester_new(const struct shelter_attester_opts *opts, struct shelter_attester **out,
 			 struct shelter_err *err)
 {
@@ -99,7 +81,10 @@ int shelter_attester_new(const struct shelter_attester_opts *opts, struct shelte
 	a->evidence_tag = RATLS_TAG_SHELTER_SIM;
 	rc = http_url_parse(opts->cas_url, &a->url, err);
 	if (rc == 0)
-		rc = load_pin(opts->cas_cert_pem, opts->cas_cert_pem_size, &der, &der_size, err);
+		rc = tls_pin_from_pem(opts->cas_cert_pem, opts->cas_cert_pem_size, &der, &der_size,
+				      err);
+	if (rc < 0)
+		rc = shelter_err_wrap(err, rc, "CAS certificate");
 	if (rc < 0)
 		goto out;
 	to.pin_cert_der = der;

@@ -345,6 +345,24 @@ out:
 	return rc;
 }
 
+int tls_pin_from_pem(const char *pem, size_t size, uint8_t **der, size_t *der_size,
+		     struct shelter_err *err)
+{
+	BIO *bio = size <= INT_MAX ? BIO_new_mem_buf(pem, (int)size) : NULL;
+	X509 *cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	unsigned char *p = NULL;
+	int n = cert ? i2d_X509(cert, &p) : -1;
+
+	X509_free(cert);
+	BIO_free(bio);
+	ERR_clear_error();
+	*der = n > 0 ? p : NULL;
+	*der_size = n > 0 ? (size_t)n : 0;
+	if (n <= 0)
+		return shelter_err_set(err, SHELTER_E_MALFORMED, "not a PEM certificate");
+	return 0;
+}
+
 int tls_cert_spki_sha256(X509 *cert, uint8_t out[TLS_SPKI_SHA256_SIZE],
 			 struct shelter_err *err)
 {

@@ -201,6 +201,12 @@ const char *tls_conn_peer(const struct tls_conn *c);
  * exporters). Do not do I/O on it. Valid until close. */
 SSL *tls_conn_ssl(struct tls_conn *c);
 
+/* The DER of the first certificate in pem (the pin_cert_der value); *der is
+ * OPENSSL_malloc'd (caller: OPENSSL_free). SHELTER_E_MALFORMED when pem holds no
+ * certificate. */
+SHELTER_MUST_USE int tls_pin_from_pem(const char *pem, size_t size, uint8_t **der,
+				      size_t *der_size, struct shelter_err *err);
+
 /* SHA-256 of cert's DER SubjectPublicKeyInfo (the pin_spki_sha256 value). */
 SHELTER_MUST_USE int tls_cert_spki_sha256(X509 *cert, uint8_t out[TLS_SPKI_SHA256_SIZE],
 					  struct shelter_err *err);
