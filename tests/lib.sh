@@ -23,3 +23,12 @@ expect() {
 		pass "$name"
 	fi
 }
+
+# flip FILE OFFSET BIT: invert one bit in place. A tamper must change the byte: writing a
+# fixed value leaves the file as it was when the byte already held it (1 run in 256).
+flip() {
+	local b
+	b=$(od -An -tu1 -j "$2" -N1 "$1")
+	b=$((${b// /} ^ (1 << $3)))
+	printf "\\$(printf '%03o' "$b")" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}

@@ -19,6 +19,8 @@
 # Prints PASS/FAIL <name> per attack; exits 1 if any failed. VOLUME_ATTACKS_VERBOSE=1
 # also shows what verify and the library answered for every attack.
 set -uo pipefail
+SUITE=volume_attacks
+source "$(dirname "$0")/../lib.sh" # flip
 
 S=${SHELTER:?set SHELTER to the shelter binary}
 B=${SHELTER_BUILD:?set SHELTER_BUILD to the build directory}
@@ -35,14 +37,6 @@ failures=0
 # ---- small tools (bash and coreutils only) -------------------------------------------
 
 seg() { printf '%s/log/%016x.seg' "$1" "$2"; }
-
-# flip FILE OFFSET BIT: invert one bit in place
-flip() {
-	local b
-	b=$(od -An -tu1 -j "$2" -N1 "$1")
-	b=$((${b// /} ^ (1 << $3)))
-	printf "\\$(printf '%03o' "$b")" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
-}
 
 # put FILE OFFSET HEXBYTES: overwrite bytes in place
 put() {

@@ -223,7 +223,7 @@ rm -rf data/volume && mv volume.new data/volume
 cp -a data data.good
 # tamper: flip one byte in every segment header (volume.md §4)
 for seg in data/volume/log/*.seg; do
-	printf '\xff' | dd of="$seg" bs=1 seek=40 conv=notrunc status=none
+	flip "$seg" 40 7
 done
 expect tamper_refused 1 'open volume .*segment 1' cas_once --data data --platform plat1
 expect other_platform_cannot_open 1 'sealed by another CAS' cas_once --data data.good --platform plat3

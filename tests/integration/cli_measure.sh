@@ -198,9 +198,9 @@ check sign_uses_measure_options $?
 tsigner=$("$S" sign show a.sig | sed -n 's/^signer: *//p')
 [ "$tsigner" != "$signer" ] && [ -n "$tsigner" ]
 check signer_is_per_key $?
-cp a.sig t.sig && printf 'x' | dd of=t.sig bs=1 seek=200 conv=notrunc 2>/dev/null
+cp a.sig t.sig && flip t.sig 200 0
 expect show_tampered_signature 1 "signature: INVALID.*does not verify|does not verify" "$S" sign show t.sig
-cp a.sig t.sig && printf '\001' | dd of=t.sig bs=1 seek=20 conv=notrunc 2>/dev/null
+cp a.sig t.sig && flip t.sig 20 0
 expect show_tampered_measurement 1 "does not verify" "$S" sign show t.sig
 head -c 219 a.sig >t.sig
 expect show_truncated 1 "219 bytes" "$S" sign show t.sig
