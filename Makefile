@@ -41,6 +41,7 @@ LDFLAGS_ALL := $(BASE_LDFLAGS) $(VARIANT_LDFLAGS) $(LDFLAGS)
 LIB_SRCS := $(sort $(wildcard src/lib/*/*.c))
 CLI_SRCS := $(sort $(wildcard src/cli/*.c))
 CAS_SRCS := $(sort $(wildcard src/cas/*.c))
+SHIELD_SRCS := $(sort $(wildcard src/shield/*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 HELPER_SRCS := $(sort $(wildcard tests/helpers/*.c))
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -48,6 +49,10 @@ FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(O)/obj/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(O)/obj/%.o)
 CAS_OBJS := $(CAS_SRCS:%.c=$(O)/obj/%.o)
+SHIELD_OBJS := $(SHIELD_SRCS:%.c=$(O)/obj/%.o)
+# the file shield without its start-up (which needs a TEE): linked into test_shield
+SHIELD_CORE := real log mount fdtab fd io fs transfer stdio dir
+SHIELD_CORE_OBJS := $(filter $(SHIELD_CORE:%=$(O)/obj/src/shield/%.o),$(SHIELD_OBJS))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 HELPER_BINS := $(HELPER_SRCS:tests/helpers/%.c=$(O)/tests/%)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(O)/fuzz/%)
@@ -55,6 +60,8 @@ FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(O)/fuzz/%)
 LIBA := $(O)/lib/libshelter.a
 LIBSO := $(O)/lib/libshelter.so
 LIBCAS := $(O)/lib/libshelter-cas.a
+# the shield: preloaded into programs by `shelter run` (docs/shield.md)
+SHIELD := $(O)/lib/libshelter-shield.so
 SHELTER := $(O)/bin/shelter
 
 .PHONY: all deps check demo fuzz bench clean symbols
@@ -63,7 +70,7 @@ SHELTER := $(O)/bin/shelter
 ifeq ($(BUILD),fuzz)
 all: $(FUZZ_BINS)
 else
-all: $(SHELTER) $(LIBSO) $(UNIT_BINS) $(HELPER_BINS)
+all: $(SHELTER) $(LIBSO) $(SHIELD) $(UNIT_BINS) $(HELPER_BINS)
 endif
 
 $(O)/obj/%.o: %.c
@@ -82,6 +89,12 @@ $(LIBSO): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) -shared $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
 
+# Only the interposed libc functions are exported (SHIELD_EXPORT); libshelter is
+# linked in whole and hidden, so the program's own OpenSSL symbols never clash.
+$(SHIELD): $(SHIELD_OBJS) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(LDFLAGS_ALL) -Wl,--exclude-libs,ALL -o $@ $(SHIELD_OBJS) $(LIBA) $(LIBS) -ldl
+
 $(SHELTER): $(CLI_OBJS) $(LIBCAS) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJS) $(LIBCAS) $(LIBA) $(LIBS) $(CAS_LIBS)
@@ -89,6 +102,10 @@ $(SHELTER): $(CLI_OBJS) $(LIBCAS) $(LIBA)
 $(O)/tests/%: $(O)/obj/tests/unit/%.o $(LIBCAS) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBCAS) $(LIBA) $(LIBS) $(CAS_LIBS)
+
+$(O)/tests/test_shield: $(O)/obj/tests/unit/test_shield.o $(SHIELD_CORE_OBJS) $(LIBCAS) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(SHIELD_CORE_OBJS) $(LIBCAS) $(LIBA) $(LIBS) $(CAS_LIBS) -ldl
 
 $(O)/tests/%: $(O)/obj/tests/helpers/%.o $(LIBCAS) $(LIBA)
 	@mkdir -p $(dir $@)
