@@ -858,3 +858,105 @@ SHIELD_EXPORT char *canonicalize_file_name(const char *path)
 {
 	return realpath(path, NULL);
 }
+
+/* ---- temporary names: glibc's mkstemp family opens with its internal open ---- */
+
+/* Fill the 6 X's before suffixlen trailing bytes of tmpl; -1 EINVAL when absent. */
+static int fill_x(char *tmpl, int suffixlen)
+{
+	static const char set[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	size_t len = strlen(tmpl);
+	unsigned char rnd[6];
+	char *x;
+
+	if (suffixlen < 0 || len < 6 + (size_t)suffixlen)
+		return fail(EINVAL);
+	x = tmpl + len - suffixlen - 6;
+	if (memcmp(x, "XXXXXX", 6) != 0)
+		return fail(EINVAL);
+	if (getentropy(rnd, sizeof(rnd)) < 0)
+		return -1;
+	for (int i = 0; i < 6; i++)
+		x[i] = set[rnd[i] % (sizeof(set) - 1)];
+	return 0;
+}
+
+/* 1 when the template names a protected path (the X's do not change that). */
+static int tmpl_protected(const char *tmpl)
+{
+	struct shield_path p;
+
+	return shield_resolve(AT_FDCWD, tmpl, &p) == 1;
+}
+
+static int make_temp(char *tmpl, int suffixlen, int flags)
+{
+	char saved[PATH_MAX];
+
+	if (strlen(tmpl) >= sizeof(saved))
+		return fail(ENAMETOOLONG);
+	memcpy(saved, tmpl, strlen(tmpl) + 1);
+	for (int tries = 0; tries < 100; tries++) {
+		int fd;
+
+		memcpy(tmpl, saved, strlen(saved) + 1);
+		if (fill_x(tmpl, suffixlen) < 0)
+			return -1;
+		fd = open(tmpl, (flags & ~O_ACCMODE) | O_RDWR | O_CREAT | O_EXCL, 0600);
+		if (fd >= 0 || errno != EEXIST)
+			return fd;
+	}
+	return fail(EEXIST);
+}
+
+SHIELD_EXPORT int mkstemp(char *tmpl)
+{
+	return tmpl_protected(tmpl) ? make_temp(tmpl, 0, 0) : REAL(mkstemp)(tmpl);
+}
+
+SHIELD_EXPORT int mkstemp64(char *tmpl)
+{
+	return mkstemp(tmpl);
+}
+
+SHIELD_EXPORT int mkostemp(char *tmpl, int flags)
+{
+	return tmpl_protected(tmpl) ? make_temp(tmpl, 0, flags) : REAL(mkostemp)(tmpl, flags);
+}
+
+SHIELD_EXPORT int mkostemp64(char *tmpl, int flags)
+{
+	return mkostemp(tmpl, flags);
+}
+
+SHIELD_EXPORT int mkstemps(char *tmpl, int suffixlen)
+{
+	return tmpl_protected(tmpl) ? make_temp(tmpl, suffixlen, 0) : REAL(mkstemps)(tmpl, suffixlen);
+}
+
+SHIELD_EXPORT int mkostemps(char *tmpl, int suffixlen, int flags)
+{
+	return tmpl_protected(tmpl) ? make_temp(tmpl, suffixlen, flags)
+				    : REAL(mkostemps)(tmpl, suffixlen, flags);
+}
+
+SHIELD_EXPORT char *mkdtemp(char *tmpl)
+{
+	char saved[PATH_MAX];
+
+	if (!tmpl_protected(tmpl))
+		return REAL(mkdtemp)(tmpl);
+	if (strlen(tmpl) >= sizeof(saved))
+		return errno = ENAMETOOLONG, NULL;
+	memcpy(saved, tmpl, strlen(tmpl) + 1);
+	for (int tries = 0; tries < 100; tries++) {
+		memcpy(tmpl, saved, strlen(saved) + 1);
+		if (fill_x(tmpl, 0) < 0)
+			return NULL;
+		if (mkdir(tmpl, 0700) == 0)
+			return tmpl;
+		if (errno != EEXIST)
+			return NULL;
+	}
+	return errno = EEXIST, NULL;
+}

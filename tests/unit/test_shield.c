@@ -280,6 +280,21 @@ static void mappings_and_copies(void)
 	CHECK(close(fd) == 0);
 }
 
+static void temporary_names_stay_in_the_volume(void)
+{
+	char t[] = "/prot/tmp.XXXXXX", u[] = "/prot/tmp.XXXXXX.rdb", d[] = "/prot/dir.XXXXXX";
+	struct stat st;
+	int fd = mkstemp(t), fd2 = mkstemps(u, 4);
+
+	CHECK(fd >= 0 && fd2 >= 0 && strcmp(t, "/prot/tmp.XXXXXX") != 0);
+	CHECK(strncmp(u, "/prot/tmp.", 10) == 0 && strcmp(u + 16, ".rdb") == 0);
+	CHECK(write(fd, "tmp", 3) == 3 && stat(t, &st) == 0 && st.st_size == 3 && (st.st_mode & 0777) == 0600);
+	CHECK(mkdtemp(d) != NULL && stat(d, &st) == 0 && S_ISDIR(st.st_mode));
+	char bad[] = "/prot/noX";
+	CHECK(mkstemp(bad) == -1 && errno == EINVAL);
+	CHECK(close(fd) == 0 && close(fd2) == 0 && unlink(t) == 0 && unlink(u) == 0 && rmdir(d) == 0);
+}
+
 static void tampered_chunk_reads_as_eio(void)
 {
 	char seg[PATH_MAX + 32], big[65536], out[65536];
@@ -333,6 +348,7 @@ int main(void)
 	RUN(record_locks_are_seen_by_another_process);
 	RUN(fork_child_writes_while_parent_appends);
 	RUN(mappings_and_copies);
+	RUN(temporary_names_stay_in_the_volume);
 	RUN(tampered_chunk_reads_as_eio);
 	test_rm_tree(root);
 	return test_total_failed ? 1 : 0;
