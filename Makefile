@@ -75,7 +75,12 @@ endif
 
 $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS_ALL) $(OBJ_CFLAGS) -MMD -MP -c $< -o $@
+
+# The shield defines libc's own functions (read, pread, realpath...), which
+# _FORTIFY_SOURCE turns into inline wrappers in the headers: it is built without
+# them. The programs it runs keep their own fortified calls.
+$(O)/obj/src/shield/%.o: OBJ_CFLAGS := -U_FORTIFY_SOURCE
 
 $(LIBA): $(LIB_OBJS)
 	@mkdir -p $(dir $@)

@@ -93,6 +93,20 @@ SHELTER_API SHELTER_MUST_USE int shelter_measure(const struct shelter_measure_op
 						 uint8_t out[SHELTER_MEASUREMENT_SIZE],
 						 struct shelter_measure_report **report,
 						 struct shelter_err *err);
+/* Only the checks of measurement.md §2.1 on program and its ELF interpreter (what
+ * shelter_measure refuses with SHELTER_E_INVAL or SHELTER_E_MALFORMED: not an ELF
+ * executable, a static binary, an interpreter that is not a dynamic loader),
+ * without running the loader or hashing. For launchers that refuse a program the
+ * shield cannot cover before running it. */
+SHELTER_API SHELTER_MUST_USE int shelter_measure_check_program(const char *program,
+							       struct shelter_err *err);
+/* Normalise a protected volume path as the measurement does (measurement.md §3.3):
+ * SHELTER_E_INVAL when it is not absolute or has a ".." component,
+ * SHELTER_E_NAMETOOLONG when the result does not fit out_size bytes. For launchers
+ * that key volumes by the path the measurement names. */
+SHELTER_API SHELTER_MUST_USE int shelter_measure_normalise_volume(const char *path, char *out,
+								  size_t out_size,
+								  struct shelter_err *err);
 /* Number of components in a report (0 for NULL). */
 SHELTER_API size_t shelter_measure_report_count(const struct shelter_measure_report *report);
 /* Component i (0-based) of a report; SHELTER_E_INVAL when out of range. */

@@ -16,6 +16,7 @@ int cmd_volume(int argc, char **argv);
 int cmd_cas(int argc, char **argv);
 int cmd_session(int argc, char **argv);
 int cmd_attest(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 int cmd_measure(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
 int cmd_platform(int argc, char **argv);

@@ -16,6 +16,7 @@ static const struct command commands[] = {
 	{ "volume", cmd_volume, "protected volumes: create, import, export, put, cat, ls, tag, verify" },
 	{ "cas", cmd_cas, "the configuration and attestation service: serve" },
 	{ "session", cmd_session, "CAS sessions of an owner: keygen, apply, show, history, audit" },
+	{ "run", cmd_run, "start a program with the shield: protected volumes, attestation" },
 	{ "attest", cmd_attest, "attest a program to a CAS and print what it would receive" },
 	{ "measure", cmd_measure, "print the measurement of a program and its launch manifest" },
 	{ "sign", cmd_sign, "tenant signing keys and sigstructs: keygen, sign, show" },

@@ -72,8 +72,7 @@ int cli_measure_option(struct cli_measure *m, int c, const char *arg)
 	return 1;
 }
 
-/* PROGRAM without a '/' is looked up in PATH as execvp(3) would. */
-static int find_program(const char *name, char **out, struct shelter_err *err)
+int cli_find_program(const char *name, char **out, struct shelter_err *err)
 {
 	const char *path = getenv("PATH"), *p;
 	struct stat st;
@@ -108,7 +107,7 @@ int cli_measure_run(struct cli_measure *m, int argc, char **argv,
 		    struct shelter_err *err)
 {
 	struct shelter_measure_opts o;
-	int rc = find_program(argv[0], &m->program, err);
+	int rc = cli_find_program(argv[0], &m->program, err);
 
 	if (rc < 0)
 		return rc;

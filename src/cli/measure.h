@@ -43,6 +43,9 @@ struct cli_measure {
 int cli_measure_init(struct cli_measure *m, int argc);
 /* Record option c (a CLI_MOPT_* code) with its argument; 0 when c is not one. */
 int cli_measure_option(struct cli_measure *m, int c, const char *arg);
+/* PROGRAM without a '/' is looked up in PATH as execvp(3) would; *out is malloc'd
+ * (the name itself when it has a '/'). Shared with `shelter run`. */
+int cli_find_program(const char *name, char **out, struct shelter_err *err);
 /* Measure argv[0] (searched in PATH when it has no '/') with argv as its arguments. */
 int cli_measure_run(struct cli_measure *m, int argc, char **argv,
 		    uint8_t out[SHELTER_MEASUREMENT_SIZE], struct shelter_measure_report **report,

@@ -960,3 +960,39 @@ SHIELD_EXPORT char *mkdtemp(char *tmpl)
 	}
 	return errno = EEXIST, NULL;
 }
+
+/* ---- _FORTIFY_SOURCE entry points: glibc's call its internal functions ---- */
+
+char *__realpath_chk(const char *path, char *resolved, size_t resolvedlen);
+char *__getcwd_chk(char *buf, size_t size, size_t buflen);
+ssize_t __readlink_chk(const char *path, char *buf, size_t size, size_t buflen);
+ssize_t __readlinkat_chk(int dirfd, const char *path, char *buf, size_t size, size_t buflen);
+
+SHIELD_EXPORT char *__realpath_chk(const char *path, char *resolved, size_t resolvedlen)
+{
+	if (resolved != NULL && resolvedlen < PATH_MAX)
+		abort(); /* glibc's __chk_fail: the program's buffer is too small */
+	return realpath(path, resolved);
+}
+
+SHIELD_EXPORT char *__getcwd_chk(char *buf, size_t size, size_t buflen)
+{
+	if (size > buflen)
+		abort();
+	return getcwd(buf, size);
+}
+
+SHIELD_EXPORT ssize_t __readlink_chk(const char *path, char *buf, size_t size, size_t buflen)
+{
+	if (size > buflen)
+		abort();
+	return readlink(path, buf, size);
+}
+
+SHIELD_EXPORT ssize_t __readlinkat_chk(int dirfd, const char *path, char *buf, size_t size,
+				       size_t buflen)
+{
+	if (size > buflen)
+		abort();
+	return readlinkat(dirfd, path, buf, size);
+}

@@ -475,6 +475,35 @@ static void volume_normalisation(void)
 	CHECK_RC(measure_volume_normalise("/abcdef", out, 4, NULL), SHELTER_E_NAMETOOLONG);
 }
 
+/* The public launcher checks: the same refusals as shelter_measure, no loader run. */
+static void check_program_refusals(void)
+{
+	uint8_t elf[512];
+	struct shelter_err err;
+	char p[512], out[64];
+	size_t n;
+
+	CHECK_RC(shelter_measure_check_program(NULL, NULL), SHELTER_E_INVAL);
+	tmp_path(p, sizeof(p), "check-script");
+	CHECK(write_file(p, "#!/bin/sh\n", 10, 0755) == 0);
+	shelter_err_clear(&err);
+	CHECK_RC(shelter_measure_check_program(p, &err), SHELTER_E_INVAL);
+	CHECK(msg_has(&err, "not an ELF file"));
+	tmp_path(p, sizeof(p), "check-static");
+	n = make_elf(elf, sizeof(elf), ET_EXEC, NULL, 0, 0);
+	CHECK(n > 0 && write_file(p, elf, n, 0755) == 0);
+	CHECK_RC(shelter_measure_check_program(p, &err), SHELTER_E_INVAL);
+	CHECK(msg_has(&err, "static binary"));
+	CHECK_RC(shelter_measure_check_program(tmp, &err), SHELTER_E_INVAL);
+	CHECK_OK(shelter_measure_check_program("/bin/true", &err));
+	CHECK_RC(shelter_measure_normalise_volume(NULL, out, sizeof(out), NULL), SHELTER_E_INVAL);
+	CHECK_RC(shelter_measure_normalise_volume("/a/../b", out, sizeof(out), NULL),
+		 SHELTER_E_INVAL);
+	CHECK(out[0] == '\0');
+	CHECK_OK(shelter_measure_normalise_volume("//data/./x/", out, sizeof(out), NULL));
+	CHECK(strcmp(out, "/data/x") == 0);
+}
+
 /* ---- known-answer vectors (tests/vectors/measurement/make-vectors.sh) ---- */
 
 static int file_digest(const char *path, uint8_t out[32])
@@ -1097,6 +1126,7 @@ int main(void)
 	RUN(ldlist_refusals);
 	RUN(ldlist_parses_objects);
 	RUN(volume_normalisation);
+	RUN(check_program_refusals);
 
 	RUN(vector_v1_basic);
 	RUN(vector_v1_shield);

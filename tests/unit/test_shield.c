@@ -169,7 +169,7 @@ static void dup_shares_the_offset_and_close_keeps_the_other(void)
 
 static void tree_operations_and_working_directory(void)
 {
-	char cwd[PATH_MAX], buf[64];
+	char cwd[PATH_MAX], buf[PATH_MAX];
 	struct stat st;
 	int fd;
 

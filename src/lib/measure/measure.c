@@ -293,6 +293,47 @@ out:
 	return rc;
 }
 
+/* The §2.1 checks alone, for a launcher that must refuse a program before it runs
+ * it (`shelter run`): the same code as shelter_measure, without the loader child. */
+int shelter_measure_check_program(const char *program, struct shelter_err *err)
+{
+	struct file f = { .fd = -1 }, fi = { .fd = -1 };
+	struct measure_elf elf, ielf;
+	int rc;
+
+	if (program == NULL)
+		return shelter_err_set(err, SHELTER_E_INVAL, "check program: NULL argument");
+	rc = file_open(program, "program", &f, err);
+	if (rc == 0)
+		rc = inspect(&f, program, &elf, err);
+	if (rc == 0)
+		rc = check_program(program, &elf, err);
+	if (rc == 0)
+		rc = file_open(elf.interp, "ELF interpreter", &fi, err);
+	if (rc == 0)
+		rc = inspect(&fi, elf.interp, &ielf, err);
+	if (rc == 0)
+		rc = check_interp(elf.interp, &elf, &ielf, err);
+	file_close(&f);
+	file_close(&fi);
+	return rc;
+}
+
+int shelter_measure_normalise_volume(const char *path, char *out, size_t out_size,
+				     struct shelter_err *err)
+{
+	int rc;
+
+	if (out != NULL && out_size > 0)
+		out[0] = '\0';
+	if (path == NULL || out == NULL)
+		return shelter_err_set(err, SHELTER_E_INVAL, "volume path: NULL argument");
+	rc = measure_volume_normalise(path, out, out_size, err);
+	if (rc < 0 && out_size > 0)
+		out[0] = '\0'; /* set on success only */
+	return rc;
+}
+
 size_t shelter_measure_report_count(const struct shelter_measure_report *report)
 {
 	return report != NULL ? report->count : 0;

@@ -1,0 +1,512 @@
+/* The last recorded tag of each volume (docs/shield.md §6).
+ *
+ * A volume tag commits to the volume's whole state, and an open with an expected
+ * tag refuses a volume whose history does not contain it (docs/formats/volume.md
+ * §6). Recording a tag is therefore safe whenever the state it names is durable
+ * (so a crash cannot leave the disk older than the record): tags are taken, then
+ * the volume is synced, then the tag is recorded. An older record than the newest
+ * is harmless (an open accepts any earlier point of the history); it only widens
+ * the window in which a rollback goes unnoticed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "shelter/attest.h"
+#include "shelter/crypto.h"
+#include "shelter/tee.h"
+#include "shield/launch.h"
+#include "shield/shield.h"
+
+/* ---- the tag file (§6.2) ----
+ * magic 8 | key id 16 | nonce 12 | sealed tag 32 | GCM tag 16 = 84 bytes.
+ * AAD = bytes 0..35 || host realpath || 0x00 || mount path. */
+#define TAGFILE_MAGIC "SHLTTAG1"
+#define TAGFILE_SIZE 84
+#define TAGFILE_HDR 36
+
+struct shield_tagfile {
+	char *dir;          /* STATE/tags */
+	char *path;         /* STATE/tags/<hex>.tag */
+	char *aad_tail;     /* host realpath, NUL, mount path */
+	size_t aad_tail_size;
+	uint8_t key_id[16];
+	struct shelter_aead *aead;
+};
+
+static int mkdir_private(const char *dir, struct shelter_err *err)
+{
+	if (REAL(mkdir)(dir, 0700) < 0 && errno != EEXIST)
+		return shelter_err_errno(err, errno, "create directory '%s'", dir);
+	return 0;
+}
+
+/* The two keys of a tag file come from one sealed key, separated by HKDF labels,
+ * so neither use of the sealed key can be played against the other. */
+static int tagfile_keys(struct shelter_tee *tee, const char *mount, struct shield_tagfile *t,
+			struct shelter_err *err)
+{
+	static const char id_info[] = "shelter-shield tag file v1 key id";
+	static const char enc_info[] = "shelter-shield tag file v1 aead";
+	uint8_t seal[32], enc[32];
+	char label[8 + PATH_MAX];
+	int rc;
+
+	snprintf(label, sizeof(label), "tag:%s", mount);
+	rc = shelter_tee_seal_key(tee, SHELTER_SEAL_MEASUREMENT, label, seal, err);
+	if (rc == 0)
+		rc = shelter_hkdf_sha256(seal, sizeof(seal), NULL, 0, (const uint8_t *)id_info,
+					 sizeof(id_info) - 1, t->key_id, sizeof(t->key_id), err);
+	if (rc == 0)
+		rc = shelter_hkdf_sha256(seal, sizeof(seal), NULL, 0, (const uint8_t *)enc_info,
+					 sizeof(enc_info) - 1, enc, sizeof(enc), err);
+	if (rc == 0)
+		rc = shelter_aead_new(enc, &t->aead, err);
+	OPENSSL_cleanse(seal, sizeof(seal));
+	OPENSSL_cleanse(enc, sizeof(enc));
+	return rc;
+}
+
+static int tagfile_names(const char *state_dir, const char *host_real, const char *mount,
+			 struct shield_tagfile *t, struct shelter_err *err)
+{
+	uint8_t h[32];
+	char hex[65];
+	size_t hn = strlen(host_real), mn = strlen(mount);
+	int rc = shelter_sha256(host_real, hn, h, err);
+
+	if (rc < 0)
+		return rc;
+	shelter_hex(h, sizeof(h), hex);
+	t->aad_tail_size = hn + 1 + mn;
+	t->aad_tail = malloc(t->aad_tail_size);
+	if (t->aad_tail == NULL || asprintf(&t->dir, "%s/tags", state_dir) < 0 ||
+	    asprintf(&t->path, "%s/%s.tag", t->dir, hex) < 0)
+		return shelter_err_set(err, SHELTER_E_NOMEM, "tag file: out of memory");
+	memcpy(t->aad_tail, host_real, hn + 1);
+	memcpy(t->aad_tail + hn + 1, mount, mn);
+	rc = mkdir_private(state_dir, err);
+	return rc == 0 ? mkdir_private(t->dir, err) : rc;
+}
+
+int shield_tagfile_new(struct shelter_tee *tee, const char *state_dir, const char *host_real,
+		       const char *mount, struct shield_tagfile **out, struct shelter_err *err)
+{
+	struct shield_tagfile *t = calloc(1, sizeof(*t));
+	int rc;
+
+	*out = NULL;
+	if (t == NULL)
+		return shelter_err_set(err, SHELTER_E_NOMEM, "tag file: out of memory");
+	rc = tagfile_names(state_dir, host_real, mount, t, err);
+	if (rc == 0)
+		rc = tagfile_keys(tee, mount, t, err);
+	if (rc < 0) {
+		shield_tagfile_free(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
+}
+
+void shield_tagfile_free(struct shield_tagfile *t)
+{
+	if (t == NULL)
+		return;
+	shelter_aead_free(t->aead);
+	free(t->dir);
+	free(t->path);
+	free(t->aad_tail);
+	OPENSSL_cleanse(t->key_id, sizeof(t->key_id));
+	free(t);
+}
+
+/* AAD: the header (magic, key id, nonce) and where the volume is, so a record
+ * copied to another host directory or mount path does not authenticate. */
+static int tagfile_aad(const struct shield_tagfile *t, const uint8_t hdr[TAGFILE_HDR],
+		       uint8_t **out, size_t *size, struct shelter_err *err)
+{
+	*size = TAGFILE_HDR + t->aad_tail_size;
+	*out = malloc(*size);
+	if (*out == NULL)
+		return shelter_err_set(err, SHELTER_E_NOMEM, "tag file: out of memory");
+	memcpy(*out, hdr, TAGFILE_HDR);
+	memcpy(*out + TAGFILE_HDR, t->aad_tail, t->aad_tail_size);
+	return 0;
+}
+
+static int read_all(const char *path, uint8_t *buf, size_t size, size_t *got,
+		    struct shelter_err *err)
+{
+	int fd = REAL(open)(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t n = 0;
+
+	*got = 0;
+	if (fd < 0)
+		return errno == ENOENT ? SHELTER_E_NOENT
+				       : shelter_err_errno(err, errno, "open tag file '%s'", path);
+	while (*got < size && (n = REAL(read)(fd, buf + *got, size - *got)) > 0)
+		*got += (size_t)n;
+	REAL(close)(fd);
+	return n < 0 ? shelter_err_errno(err, errno, "read tag file '%s'", path) : 0;
+}
+
+int shield_tagfile_read(struct shield_tagfile *t, uint8_t tag[SHELTER_VOLUME_TAG_SIZE],
+			enum shield_tagfile_state *state, struct shelter_err *err)
+{
+	uint8_t buf[TAGFILE_SIZE + 1], *aad = NULL;
+	size_t got, aad_size;
+	int rc = read_all(t->path, buf, sizeof(buf), &got, err);
+
+	*state = SHIELD_TAG_NONE;
+	if (rc == SHELTER_E_NOENT)
+		return 0;
+	if (rc < 0)
+		return rc;
+	if (got < 8 || memcmp(buf, TAGFILE_MAGIC, 8) != 0)
+		return shelter_err_set(err, SHELTER_E_MALFORMED, "tag file '%s' is not a tag "
+				       "record", t->path);
+	if (got != TAGFILE_SIZE)
+		return shelter_err_set(err, SHELTER_E_INTEGRITY, "tag file '%s' is %zu bytes, "
+				       "not %d: truncated or extended", t->path, got, TAGFILE_SIZE);
+	if (!shelter_ct_equal(buf + 8, t->key_id, sizeof(t->key_id))) {
+		*state = SHIELD_TAG_FOREIGN;
+		return 0;
+	}
+	rc = tagfile_aad(t, buf, &aad, &aad_size, err);
+	if (rc == 0)
+		rc = shelter_aead_open(t->aead, buf + 24, aad, aad_size, buf + TAGFILE_HDR,
+				       SHELTER_VOLUME_TAG_SIZE, buf + TAGFILE_HDR + 32, tag, err);
+	free(aad);
+	if (rc < 0)
+		return shelter_err_wrap(err, rc, "tag file '%s' does not authenticate (modified, "
+					"or copied from another volume)", t->path);
+	*state = SHIELD_TAG_OK;
+	return 0;
+}
+
+static int write_all(int fd, const uint8_t *buf, size_t size)
+{
+	size_t done = 0;
+
+	while (done < size) {
+		ssize_t n = REAL(write)(fd, buf + done, size - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+static int seal_record(struct shield_tagfile *t, const uint8_t tag[SHELTER_VOLUME_TAG_SIZE],
+		       uint8_t buf[TAGFILE_SIZE], struct shelter_err *err)
+{
+	uint8_t *aad = NULL;
+	size_t aad_size;
+	int rc;
+
+	memcpy(buf, TAGFILE_MAGIC, 8);
+	memcpy(buf + 8, t->key_id, sizeof(t->key_id));
+	rc = shelter_random_bytes(buf + 24, SHELTER_GCM_NONCE_SIZE, err);
+	if (rc == 0)
+		rc = tagfile_aad(t, buf, &aad, &aad_size, err);
+	if (rc == 0)
+		rc = shelter_aead_seal(t->aead, buf + 24, aad, aad_size, tag,
+				       SHELTER_VOLUME_TAG_SIZE, buf + TAGFILE_HDR,
+				       buf + TAGFILE_HDR + 32, err);
+	free(aad);
+	return rc;
+}
+
+/* A unique temporary name per process and call: a forked child may record the
+ * same volume at the same moment. */
+static int write_temp(const char *tmp, const uint8_t buf[TAGFILE_SIZE], struct shelter_err *err)
+{
+	int fd = REAL(open)(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int rc = 0;
+
+	if (fd < 0)
+		return shelter_err_errno(err, errno, "create '%s'", tmp);
+	if (write_all(fd, buf, TAGFILE_SIZE) < 0 || REAL(fsync)(fd) < 0)
+		rc = shelter_err_errno(err, errno, "write '%s'", tmp);
+	if (REAL(close)(fd) < 0 && rc == 0)
+		rc = shelter_err_errno(err, errno, "close '%s'", tmp);
+	return rc;
+}
+
+static int sync_dir(const char *dir, struct shelter_err *err)
+{
+	int fd = REAL(open)(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = 0;
+
+	if (fd < 0)
+		return shelter_err_errno(err, errno, "open directory '%s'", dir);
+	if (REAL(fsync)(fd) < 0)
+		rc = shelter_err_errno(err, errno, "sync directory '%s'", dir);
+	REAL(close)(fd);
+	return rc;
+}
+
+int shield_tagfile_write(struct shield_tagfile *t, const uint8_t tag[SHELTER_VOLUME_TAG_SIZE],
+			 struct shelter_err *err)
+{
+	static _Atomic unsigned long seq;
+	uint8_t buf[TAGFILE_SIZE];
+	char *tmp = NULL;
+	int rc = seal_record(t, tag, buf, err);
+
+	if (rc == 0 && asprintf(&tmp, "%s.%ld.%lu.tmp", t->path, (long)getpid(), seq++) < 0) {
+		tmp = NULL;
+		rc = shelter_err_set(err, SHELTER_E_NOMEM, "tag file: out of memory");
+	}
+	if (rc == 0)
+		rc = write_temp(tmp, buf, err);
+	if (rc == 0 && REAL(rename)(tmp, t->path) < 0)
+		rc = shelter_err_errno(err, errno, "rename '%s'", tmp);
+	if (rc == 0)
+		rc = sync_dir(t->dir, err);
+	if (rc < 0 && tmp != NULL)
+		REAL(unlink)(tmp);
+	free(tmp);
+	return rc;
+}
+
+/* ---- the recorder: which mounts, and when (§6.3) ---- */
+
+struct tagrec {
+	struct shield_mount *m;
+	pthread_mutex_t lock;   /* one recording at a time; the rest below */
+	struct shield_tagfile *file; /* embedded */
+	struct shelter_attester *cas; /* CAS mode */
+	const char *session;
+	uint8_t last[SHELTER_VOLUME_TAG_SIZE];
+	int has_last;
+	struct timespec when;   /* CLOCK_MONOTONIC of the last recording */
+	int failed;             /* a failure was logged: log the next one only once */
+};
+
+/* Filled before main() only; read without a lock afterwards (launch.h). Each
+ * record is allocated on its own: a mutex must not move once initialised. */
+static struct tagrec **recs;
+static size_t nrecs;
+
+/* A forked child must not find a lock held by a thread it does not have. */
+static void child_after_fork(void)
+{
+	for (size_t i = 0; i < nrecs; i++)
+		pthread_mutex_init(&recs[i]->lock, NULL);
+}
+
+static int track(struct shield_mount *m, const uint8_t *last, struct tagrec **out,
+		 struct shelter_err *err)
+{
+	struct tagrec **v = realloc(recs, (nrecs + 1) * sizeof(*recs));
+	struct tagrec *r = calloc(1, sizeof(*r));
+
+	*out = NULL;
+	if (v != NULL)
+		recs = v;
+	if (v == NULL || r == NULL) {
+		free(r);
+		return shelter_err_set(err, SHELTER_E_NOMEM, "tags: out of memory");
+	}
+	if (nrecs == 0 && pthread_atfork(NULL, NULL, child_after_fork) != 0) {
+		free(r);
+		return shelter_err_set(err, SHELTER_E_NOMEM, "tags: pthread_atfork failed");
+	}
+	r->m = m;
+	pthread_mutex_init(&r->lock, NULL);
+	if (last != NULL) {
+		memcpy(r->last, last, sizeof(r->last));
+		r->has_last = 1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &r->when);
+	recs[nrecs++] = r;
+	*out = r;
+	return 0;
+}
+
+int shield_tags_track_sealed(struct shield_mount *m, struct shield_tagfile *t,
+			     const uint8_t *last, struct shelter_err *err)
+{
+	struct tagrec *r;
+	int rc = track(m, last, &r, err);
+
+	if (rc < 0) {
+		shield_tagfile_free(t);
+		return rc;
+	}
+	r->file = t;
+	return 0;
+}
+
+int shield_tags_track_cas(struct shield_mount *m, struct shelter_attester *a,
+			  const char *session, const uint8_t *last, struct shelter_err *err)
+{
+	struct tagrec *r;
+	int rc = track(m, last, &r, err);
+
+	if (rc == 0) {
+		r->cas = a;
+		r->session = session;
+	}
+	return rc;
+}
+
+static struct tagrec *find(const struct shield_mount *m)
+{
+	for (size_t i = 0; i < nrecs; i++)
+		if (recs[i]->m == m)
+			return recs[i];
+	return NULL;
+}
+
+/* The tag the CAS holds for r's volume now (has = 0: none), from a new fetch. */
+static int cas_current(struct tagrec *r, uint8_t tag[SHELTER_VOLUME_TAG_SIZE], int *has,
+		       struct shelter_err *err)
+{
+	struct shelter_config *cfg = NULL;
+	uint8_t key[SHELTER_VOLUME_KEY_SIZE];
+	int rc = shelter_attester_fetch(r->cas, r->session, NULL, 0, NULL, 0, &cfg, err);
+
+	*has = 0;
+	for (size_t i = 0; rc == 0 && i < shelter_config_volume_count(cfg); i++) {
+		const char *name = NULL, *path = NULL;
+		uint8_t t[SHELTER_VOLUME_TAG_SIZE];
+		int h = 0;
+
+		if (shelter_config_volume(cfg, i, &name, &path, key, t, &h) < 0)
+			rc = shelter_err_set(err, SHELTER_E_INTERNAL, "configuration volume %zu", i);
+		if (rc == 0 && strcmp(name, r->m->name) == 0) {
+			memcpy(tag, t, sizeof(t));
+			*has = h;
+		}
+	}
+	OPENSSL_cleanse(key, sizeof(key));
+	shelter_config_free(cfg);
+	return rc;
+}
+
+/* Compare-and-swap from the last tag this process recorded. When another process
+ * of the volume (a forked child, a daemon's parent) recorded one since, ours
+ * replaces it: either is a point of the volume's history, so whichever is older
+ * can only widen the rollback window, never make a good volume look stale. */
+static int cas_put(struct tagrec *r, const uint8_t tag[SHELTER_VOLUME_TAG_SIZE],
+		   struct shelter_err *err)
+{
+	uint8_t cur[SHELTER_VOLUME_TAG_SIZE];
+	int has = 0;
+	int rc = shelter_attester_put_tag(r->cas, r->session, r->m->name, tag,
+					  r->has_last ? r->last : NULL, err);
+
+	if (rc != SHELTER_E_CONFLICT)
+		return rc;
+	shelter_err_clear(err);
+	rc = cas_current(r, cur, &has, err);
+	if (rc == 0)
+		rc = shelter_attester_put_tag(r->cas, r->session, r->m->name, tag,
+					      has ? cur : NULL, err);
+	return rc;
+}
+
+/* Caller holds r->lock. Tag first, then sync: the sync makes at least the state
+ * the tag names durable, so the record never runs ahead of the disk. */
+static int record_locked(struct tagrec *r, struct shelter_err *err)
+{
+	uint8_t tag[SHELTER_VOLUME_TAG_SIZE];
+	int rc = shelter_volume_tag(r->m->vol, tag, err);
+
+	clock_gettime(CLOCK_MONOTONIC, &r->when);
+	if (rc == 0 && r->has_last && shelter_ct_equal(tag, r->last, sizeof(tag)))
+		return 0;
+	if (rc == 0)
+		rc = shelter_volume_sync(r->m->vol, err);
+	if (rc == 0 && r->file != NULL)
+		rc = shield_tagfile_write(r->file, tag, err);
+	else if (rc == 0)
+		rc = cas_put(r, tag, err);
+	if (rc == 0) {
+		memcpy(r->last, tag, sizeof(tag));
+		r->has_last = 1;
+		r->failed = 0;
+	}
+	return rc;
+}
+
+static int record(struct tagrec *r, struct shelter_err *err)
+{
+	int rc;
+
+	pthread_mutex_lock(&r->lock);
+	rc = record_locked(r, err);
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+int shield_tags_record(struct shield_mount *m, struct shelter_err *err)
+{
+	struct tagrec *r = find(m);
+
+	if (r == NULL)
+		return shelter_err_set(err, SHELTER_E_INTERNAL, "volume %s: not tracked", m->path);
+	return record(r, err);
+}
+
+/* A failure to record is not the program's: its data is safe, only the rollback
+ * window grows. Log it once per run of failures. */
+static void report_failure(struct tagrec *r, int rc, const struct shelter_err *err)
+{
+	if (r->failed)
+		return;
+	r->failed = 1;
+	shield_log("volume %s: cannot record its tag: %s (%s)", r->m->path,
+		   shelter_code_str(rc), err->msg);
+}
+
+static int due(const struct tagrec *r)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > r->when.tv_sec + 1 ||
+	       (now.tv_sec == r->when.tv_sec + 1 && now.tv_nsec >= r->when.tv_nsec);
+}
+
+void shield_tags_note_sync(struct shield_mount *m)
+{
+	struct tagrec *r = find(m);
+	struct shelter_err err;
+	int rc;
+
+	/* at most once a second, and never wait for another thread's recording */
+	if (r == NULL || !due(r) || pthread_mutex_trylock(&r->lock) != 0)
+		return;
+	shelter_err_clear(&err);
+	if (due(r) && (rc = record_locked(r, &err)) < 0)
+		report_failure(r, rc, &err);
+	pthread_mutex_unlock(&r->lock);
+}
+
+void shield_tags_at_exit(void)
+{
+	for (size_t i = 0; i < nrecs; i++) {
+		struct shelter_err err;
+		int rc;
+
+		shelter_err_clear(&err);
+		recs[i]->failed = 0;
+		rc = record(recs[i], &err);
+		if (rc < 0)
+			report_failure(recs[i], rc, &err);
+	}
+}
