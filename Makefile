@@ -51,7 +51,7 @@ CLI_OBJS := $(CLI_SRCS:%.c=$(O)/obj/%.o)
 CAS_OBJS := $(CAS_SRCS:%.c=$(O)/obj/%.o)
 SHIELD_OBJS := $(SHIELD_SRCS:%.c=$(O)/obj/%.o)
 # the file shield without its start-up (which needs a TEE): linked into test_shield
-SHIELD_CORE := real log mount fdtab fd io fs transfer stdio dir
+SHIELD_CORE := real log mount fdtab fd io fs map transfer stdio dir
 SHIELD_CORE_OBJS := $(filter $(SHIELD_CORE:%=$(O)/obj/src/shield/%.o),$(SHIELD_OBJS))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 HELPER_BINS := $(HELPER_SRCS:tests/helpers/%.c=$(O)/tests/%)

@@ -1,19 +1,13 @@
-/* Interposed mappings and in-kernel copies: mmap, sendfile, copy_file_range,
- * splice (docs/shield.md §4.3, §4.4).
- *
- * The kernel cannot map or copy a protected file: it only has ciphertext. A
- * private mapping is a private anonymous mapping filled with the plaintext (what
- * MAP_PRIVATE promises: the program's changes stay its own). A shared mapping would
- * need every store written back and other processes' writes seen: it is refused
- * with ENODEV and a log line. Copies run through a bounce buffer with the shield's
- * own read and write, so nginx's `sendfile on` serves decrypted bytes.
+/* Interposed in-kernel copies: sendfile, copy_file_range, splice (docs/shield.md
+ * §4). The kernel cannot copy a protected file: it only has ciphertext. Copies
+ * run through a bounce buffer with the shield's own read and write, so nginx's
+ * `sendfile on` serves decrypted bytes.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <unistd.h>
 
@@ -25,64 +19,6 @@ static int fail(int e)
 {
 	errno = e;
 	return -1;
-}
-
-static void *map_protected(void *addr, size_t len, int prot, int flags, int fd, off_t off)
-{
-	int kind = flags & MAP_TYPE;
-	size_t done = 0;
-	void *p;
-
-	if (kind != MAP_PRIVATE) {
-		struct shield_ofd *o = shield_fd_get(fd);
-
-		shield_log("mmap of %s/%s: shared mappings of protected files are refused",
-			   o != NULL ? o->m->path : "?", o != NULL ? o->path : "?");
-		shield_ofd_put(o);
-		errno = ENODEV;
-		return MAP_FAILED;
-	}
-	if (off < 0 || (off & 4095) != 0 || len == 0) {
-		errno = EINVAL;
-		return MAP_FAILED;
-	}
-	p = REAL(mmap64)(addr, len, PROT_READ | PROT_WRITE, (flags & ~MAP_TYPE) | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return p;
-	/* Past the end of file a mapping reads zeros (SIGBUS beyond the last page is
-	 * the kernel's; here the anonymous pages simply stay zero). */
-	while (done < len) {
-		ssize_t n = pread(fd, (char *)p + done, len - done, off + (off_t)done);
-
-		if (n < 0)
-			goto fail;
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	if (mprotect(p, len, prot) < 0)
-		goto fail;
-	return p;
-fail:
-	{
-		int saved = errno;
-
-		munmap(p, len);
-		errno = saved;
-	}
-	return MAP_FAILED;
-}
-
-SHIELD_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
-{
-	if ((flags & MAP_ANONYMOUS) || !shield_fd_is_protected(fd))
-		return REAL(mmap64)(addr, len, prot, flags, fd, off);
-	return map_protected(addr, len, prot, flags, fd, off);
-}
-
-SHIELD_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
-{
-	return mmap(addr, len, prot, flags, fd, off);
 }
 
 /* Write all of buf (at *off when off is not NULL); the bytes written, which are

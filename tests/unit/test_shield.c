@@ -266,7 +266,23 @@ static void mappings_and_copies(void)
 	map = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
 	CHECK(map != MAP_FAILED && memcmp(map, "mapped bytes\0", 13) == 0);
 	CHECK(munmap(map, 4096) == 0);
-	CHECK(mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0) == MAP_FAILED && errno == ENODEV);
+	/* shared: stores reach the file at msync and munmap, never past its end */
+	map = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(map != MAP_FAILED);
+	memcpy(map, "MAPPED", 6);
+	map[5000] = 'x';
+	CHECK(pread(fd, buf, 6, 0) == 6 && memcmp(buf, "mapped", 6) == 0);
+	CHECK(msync(map, 4096, MS_SYNC) == 0);
+	CHECK(pread(fd, buf, 12, 0) == 12 && memcmp(buf, "MAPPED bytes", 12) == 0);
+	map[7] = 'B';
+	CHECK(munmap(map, 8192) == 0);
+	struct stat st;
+	CHECK(fstat(fd, &st) == 0 && st.st_size == 12);
+	CHECK(pread(fd, buf, 12, 0) == 12 && memcmp(buf, "MAPPED Bytes", 12) == 0);
+	CHECK(mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 1) == MAP_FAILED && errno == EINVAL);
+	int ro = open("/prot/m", O_RDONLY);
+	CHECK(ro >= 0 && mmap(NULL, 4096, PROT_WRITE, MAP_SHARED, ro, 0) == MAP_FAILED && errno == EACCES);
+	CHECK(close(ro) == 0 && pwrite(fd, "mapped bytes", 12, 0) == 12);
 	CHECK(pipe(p) == 0);
 	CHECK(sendfile(p[1], fd, &off, 100) == 10 && off == 12);
 	CHECK(read(p[0], buf, sizeof(buf)) == 10 && memcmp(buf, "pped bytes", 10) == 0);
