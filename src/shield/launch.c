@@ -590,6 +590,12 @@ static void cas_apply(const struct shelter_config *cfg, int *argc, char ***argv)
 		if (name != NULL && setenv(name, value, 1) < 0)
 			shield_die("launch: cannot set %s: %s", name, strerror(errno));
 	}
+	/* The launch variables stay, after the session's: a program this one execs
+	 * (system(3) and popen(3) included, which use the environment as it is)
+	 * starts shielded too (§1.7). They hold no secret. */
+	for (const char *const *e = shield_launch_env(); *e != NULL; e++)
+		if (putenv((char *)*e) != 0)
+			shield_die("launch: cannot keep %s", *e);
 }
 
 static void cas_mode(struct launch *l, int *argc, char ***argv)

@@ -93,6 +93,11 @@ fi
 grep -rqa "$CANARY" v1 state && fail no_plaintext_on_host || pass no_plaintext_on_host
 [ ! -e /data/f ] && pass nothing_at_mount_path_on_host || fail nothing_at_mount_path_on_host
 expect volume_reopened 0 "^got $CANARY\$" run "${V[@]}" -- sh -c 'read l < /data/f; echo "got $l"'
+# exec: the new program starts its own shield even from an emptied environment,
+# is measured as itself, and in embedded mode cannot open this volume (§1.7)
+expect exec_stays_shielded 0 '^LD_PRELOAD=.*libshelter-shield' run -- sh -c 'env -i /usr/bin/env'
+expect exec_other_program_refused 126 'refused: volume /data .*wrong key' \
+	run "${V[@]}" -- sh -c 'exec env -i /bin/cat /data/f'
 expect volume_append 0 '' run "${V[@]}" -- sh -c 'echo second >> /data/f'
 expect volume_two_lines 0 "^$CANARY,second\$" run "${V[@]}" -- \
 	sh -c '{ read a; read b; } < /data/f; echo "$a,$b"'
