@@ -108,7 +108,7 @@ static int lock_cmd(struct shield_ofd *o, int cmd, struct flock *fl)
 	if (o->file == NULL)
 		return fail(EBADF);
 	if (copy.l_whence == SEEK_CUR) {
-		copy.l_start += (off_t)o->off;
+		copy.l_start += (off_t)shield_ofd_off(o);
 	} else if (copy.l_whence == SEEK_END) {
 		struct shelter_err err;
 		int rc;
@@ -151,6 +151,8 @@ static int ofd_fcntl(int fd, struct shield_ofd *o, int cmd, void *arg)
 		pthread_mutex_lock(&o->lock);
 		o->flags = (o->flags & ~(O_APPEND | O_NONBLOCK)) |
 			   ((int)(intptr_t)arg & (O_APPEND | O_NONBLOCK));
+		if (o->file != NULL) /* the volume decides the end of file for appends */
+			shelter_file_set_append(o->file, (o->flags & O_APPEND) != 0);
 		pthread_mutex_unlock(&o->lock);
 		return 0;
 	case F_GETLK:

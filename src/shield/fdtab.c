@@ -11,10 +11,12 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "shield/shield.h"
+#include "shield/stdio.h"
 
 #define FD_MAX (1 << 20)
 
@@ -39,6 +41,100 @@ static int table_ready(void)
 	return table == NULL ? -1 : 0;
 }
 
+/* ---- offsets shared with forked children ----
+ *
+ * A pool of offset slots in one MAP_SHARED anonymous mapping, made before any
+ * fork that matters and so shared by the process and all its forked
+ * descendants. A slot counts the ofds that use it in every process: a fork adds
+ * one per live ofd (at_fork_child), and the last ofd to go frees it. The free
+ * list's lock is a spinlock in the shared memory, held for a few instructions. */
+
+#define SLOTS_MAX (1 << 20)
+
+struct off_slot {
+	_Atomic uint64_t off;
+	atomic_int refs;
+	int next_free; /* index + 1; 0 ends the list */
+};
+
+struct off_pool {
+	atomic_flag lock;
+	int free_head; /* index + 1; 0: empty */
+	int bump;      /* slots [0, bump) were handed out at least once */
+	struct off_slot slot[];
+};
+
+static struct off_pool *pool;
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct shield_ofd *live; /* every ofd of this process, for fork */
+
+static void pool_init(void)
+{
+	void *p = mmap(NULL, sizeof(struct off_pool) + SLOTS_MAX * sizeof(struct off_slot),
+		       PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (p != MAP_FAILED)
+		pool = p; /* zero-filled: unlocked, empty, nothing handed out */
+}
+
+static void pool_lock(void)
+{
+	while (atomic_flag_test_and_set_explicit(&pool->lock, memory_order_acquire))
+		sched_yield();
+}
+
+static void pool_unlock(void)
+{
+	atomic_flag_clear_explicit(&pool->lock, memory_order_release);
+}
+
+static int slot_alloc(void)
+{
+	int i = -1;
+
+	pthread_once(&pool_once, pool_init);
+	if (pool == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	pool_lock();
+	if (pool->free_head != 0) {
+		i = pool->free_head - 1;
+		pool->free_head = pool->slot[i].next_free;
+	} else if (pool->bump < SLOTS_MAX) {
+		i = pool->bump++;
+	}
+	pool_unlock();
+	if (i < 0) {
+		errno = ENFILE;
+		return -1;
+	}
+	atomic_store(&pool->slot[i].off, 0);
+	atomic_store(&pool->slot[i].refs, 1);
+	return i;
+}
+
+static void slot_put(int i)
+{
+	if (atomic_fetch_sub(&pool->slot[i].refs, 1) != 1)
+		return;
+	pool_lock();
+	pool->slot[i].next_free = pool->free_head;
+	pool->free_head = i + 1;
+	pool_unlock();
+}
+
+uint64_t shield_ofd_off(const struct shield_ofd *o)
+{
+	return atomic_load(&pool->slot[o->slot].off);
+}
+
+void shield_ofd_set_off(struct shield_ofd *o, uint64_t off)
+{
+	atomic_store(&pool->slot[o->slot].off, off);
+}
+
 struct shield_ofd *shield_ofd_new(struct shield_mount *m, struct shelter_file *file,
 				  const char *path, uint64_t ino, int flags)
 {
@@ -49,6 +145,11 @@ struct shield_ofd *shield_ofd_new(struct shield_mount *m, struct shelter_file *f
 		errno = ENOMEM;
 		return NULL;
 	}
+	if ((o->slot = slot_alloc()) < 0) {
+		free(o->path);
+		free(o);
+		return NULL;
+	}
 	atomic_init(&o->refs, 1);
 	pthread_mutex_init(&o->lock, NULL);
 	o->m = m;
@@ -56,6 +157,12 @@ struct shield_ofd *shield_ofd_new(struct shield_mount *m, struct shelter_file *f
 	o->ino = ino;
 	o->flags = flags;
 	o->lockfd = -1;
+	pthread_mutex_lock(&live_lock);
+	o->next = live;
+	if (live != NULL)
+		live->prev = o;
+	live = o;
+	pthread_mutex_unlock(&live_lock);
 	return o;
 }
 
@@ -63,6 +170,15 @@ void shield_ofd_put(struct shield_ofd *o)
 {
 	if (o == NULL || atomic_fetch_sub_explicit(&o->refs, 1, memory_order_acq_rel) != 1)
 		return;
+	pthread_mutex_lock(&live_lock);
+	if (o->prev != NULL)
+		o->prev->next = o->next;
+	else
+		live = o->next;
+	if (o->next != NULL)
+		o->next->prev = o->prev;
+	pthread_mutex_unlock(&live_lock);
+	slot_put(o->slot);
 	shelter_file_close(o->file);
 	if (o->lockfd >= 0)
 		REAL(close)(o->lockfd);
@@ -89,6 +205,8 @@ void shield_fd_set(int fd, struct shield_ofd *o)
 	old = atomic_exchange_explicit(&table[fd], o, memory_order_release);
 	pthread_mutex_unlock(&table_lock);
 	shield_ofd_put(old);
+	if (fd <= 2) /* stdin, stdout, stderr now stand for a protected file */
+		shield_stdio_std_protected(fd);
 }
 
 struct shield_ofd *shield_fd_get(int fd)
@@ -139,18 +257,29 @@ void shield_fd_clear_range(unsigned int first, unsigned int last)
 		shield_fd_clear((int)fd);
 }
 
-/* A child must not inherit table_lock held by a thread that does not exist in it. */
+/* A child must not inherit a lock held by a thread that does not exist in it.
+ * The child holds its own copy of every live ofd, each one more user of its
+ * offset slot. */
 static void before_fork(void)
 {
 	pthread_mutex_lock(&table_lock);
+	pthread_mutex_lock(&live_lock);
 }
 
-static void after_fork(void)
+static void after_fork_parent(void)
 {
+	pthread_mutex_unlock(&live_lock);
 	pthread_mutex_unlock(&table_lock);
+}
+
+static void after_fork_child(void)
+{
+	for (struct shield_ofd *o = live; o != NULL; o = o->next)
+		atomic_fetch_add(&pool->slot[o->slot].refs, 1);
+	after_fork_parent();
 }
 
 __attribute__((constructor)) static void fdtab_init(void)
 {
-	pthread_atfork(before_fork, after_fork, after_fork);
+	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 }

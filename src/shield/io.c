@@ -240,9 +240,11 @@ static ssize_t ofd_read(struct shield_ofd *o, void *buf, size_t n)
 	ssize_t r;
 
 	pthread_mutex_lock(&o->lock);
-	r = ofd_pread(o, buf, n, o->off);
+	uint64_t off = shield_ofd_off(o);
+
+	r = ofd_pread(o, buf, n, off);
 	if (r > 0)
-		o->off += (uint64_t)r;
+		shield_ofd_set_off(o, off + (uint64_t)r);
 	pthread_mutex_unlock(&o->lock);
 	return r;
 }
@@ -253,9 +255,9 @@ static ssize_t ofd_write(struct shield_ofd *o, const void *buf, size_t n)
 	ssize_t r;
 
 	pthread_mutex_lock(&o->lock);
-	r = ofd_pwrite(o, buf, n, o->off, &end);
+	r = ofd_pwrite(o, buf, n, shield_ofd_off(o), &end);
 	if (r >= 0)
-		o->off = end;
+		shield_ofd_set_off(o, end);
 	pthread_mutex_unlock(&o->lock);
 	return r;
 }
@@ -542,7 +544,7 @@ static off_t ofd_seek(struct shield_ofd *o, off_t off, int whence)
 	if (whence == SEEK_SET) {
 		base = 0;
 	} else if (whence == SEEK_CUR) {
-		base = o->off;
+		base = shield_ofd_off(o);
 	} else if (whence == SEEK_END || whence == SEEK_DATA || whence == SEEK_HOLE) {
 		if (ofd_size(o, &size) < 0)
 			goto out;
@@ -560,8 +562,9 @@ static off_t ofd_seek(struct shield_ofd *o, off_t off, int whence)
 		errno = ENXIO;
 		goto out;
 	}
-	o->off = whence == SEEK_HOLE ? size : base + (uint64_t)off;
-	r = (off_t)o->off;
+	base = whence == SEEK_HOLE ? size : base + (uint64_t)off;
+	shield_ofd_set_off(o, base);
+	r = (off_t)base;
 out:
 	pthread_mutex_unlock(&o->lock);
 	return r;

@@ -46,6 +46,7 @@ struct launch {
 	struct vol_entry *vols;
 	size_t nvols;
 	const char **mounts; /* the mount paths again, for the measurement */
+	const char **vol_lines; /* SHIELD_ENV_VOLUMES split (kept, as split_lines says) */
 	int adopt;
 	const char *platform, *state;
 	const char *cas_url, *cas_cert, *session, *sigstruct;
@@ -99,7 +100,7 @@ static void parse_volume(const char *line, struct vol_entry *out)
 
 static void read_volumes(struct launch *l, const char *value)
 {
-	const char **lines = split_lines(value, &l->nvols);
+	const char **lines = l->vol_lines = split_lines(value, &l->nvols);
 
 	l->vols = calloc(l->nvols + 1, sizeof(*l->vols));
 	l->mounts = calloc(l->nvols + 1, sizeof(*l->mounts));
@@ -112,7 +113,6 @@ static void read_volumes(struct launch *l, const char *value)
 			if (strcmp(l->vols[j].mount, l->vols[i].mount) == 0)
 				shield_die("launch: mount path %s is given twice", l->mounts[i]);
 	}
-	free(lines);
 }
 
 /* §1.3: the loader environment must be the one the measurement describes

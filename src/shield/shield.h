@@ -122,11 +122,20 @@ struct shield_ofd {
 	char *path;                /* inside the volume, as opened (fchdir, locks) */
 	uint64_t ino;
 	int flags;                 /* open(2) flags, O_APPEND|O_NONBLOCK changeable */
-	uint64_t off;
 	int lockfd;                /* record locks forwarded here; -1 until needed */
+	int slot;                  /* the offset's slot in the shared pool (fdtab.c) */
+	struct shield_ofd *prev, *next; /* every live ofd of the process (fork) */
 };
 
-/* A new ofd for an opened file (file may be NULL for a directory), one ref. */
+/* The file offset of an open file description. It lives in memory shared with
+ * forked children, as the kernel shares an inherited description's offset:
+ * a child's write moves the parent's offset too (§3). Read and set it under
+ * o->lock; another process may move it between the two. */
+uint64_t shield_ofd_off(const struct shield_ofd *o);
+void shield_ofd_set_off(struct shield_ofd *o, uint64_t off);
+
+/* A new ofd for an opened file (file may be NULL for a directory), one ref;
+ * NULL with errno (ENOMEM, ENFILE when the offset pool is full). */
 struct shield_ofd *shield_ofd_new(struct shield_mount *m, struct shelter_file *file,
 				  const char *path, uint64_t ino, int flags);
 void shield_ofd_put(struct shield_ofd *o);

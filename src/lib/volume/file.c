@@ -81,6 +81,14 @@ void shelter_file_close(struct shelter_file *f)
 	free(f);
 }
 
+void shelter_file_set_append(struct shelter_file *f, int on)
+{
+	/* under the handle's mutex, which every pwrite holds while it reads the flag */
+	pthread_mutex_lock(&f->vol->mu);
+	f->flags = on ? (f->flags | SHELTER_O_APPEND) : (f->flags & ~SHELTER_O_APPEND);
+	pthread_mutex_unlock(&f->vol->mu);
+}
+
 /* Whole chunks go straight into buf, in runs (vol_read_chunks); a partial head or
  * tail chunk through tmp. */
 static int read_range(struct shelter_volume *v, struct vs_inode *n, uint8_t *buf,
