@@ -112,6 +112,13 @@ $(O)/tests/test_shield: $(O)/obj/tests/unit/test_shield.o $(SHIELD_CORE_OBJS) $(
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(SHIELD_CORE_OBJS) $(LIBCAS) $(LIBA) $(LIBS) $(CAS_LIBS) -ldl
 
+# the tag record (tags.c) with the two files it calls, without the start-up
+$(O)/tests/test_shield_tags: $(O)/obj/tests/unit/test_shield_tags.o \
+		$(O)/obj/src/shield/tags.o $(O)/obj/src/shield/log.o $(O)/obj/src/shield/real.o \
+		$(LIBCAS) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(filter %.o,$^) $(LIBCAS) $(LIBA) $(LIBS) $(CAS_LIBS) -ldl
+
 $(O)/tests/%: $(O)/obj/tests/helpers/%.o $(LIBCAS) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBCAS) $(LIBA) $(LIBS) $(CAS_LIBS)
@@ -119,6 +126,17 @@ $(O)/tests/%: $(O)/obj/tests/helpers/%.o $(LIBCAS) $(LIBA)
 $(O)/fuzz/%: $(O)/obj/tests/fuzz/%.o $(LIBCAS) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBCAS) $(LIBA) $(LIBS) $(CAS_LIBS)
+
+# fuzzers of shield parsers: the one file under test and real.o, never launch.o
+$(O)/fuzz/fuzz_tagrec: $(O)/obj/tests/fuzz/fuzz_tagrec.o $(O)/obj/src/shield/tags.o \
+		$(O)/obj/src/shield/real.o $(LIBCAS) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(filter %.o,$^) $(LIBCAS) $(LIBA) $(LIBS) $(CAS_LIBS) -ldl
+
+$(O)/fuzz/fuzz_shield_path: $(O)/obj/tests/fuzz/fuzz_shield_path.o $(O)/obj/src/shield/mount.o \
+		$(O)/obj/src/shield/real.o $(LIBCAS) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(filter %.o,$^) $(LIBCAS) $(LIBA) $(LIBS) $(CAS_LIBS) -ldl
 
 deps:
 	@scripts/install-deps.sh

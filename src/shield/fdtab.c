@@ -20,7 +20,7 @@
 
 #define FD_MAX (1 << 20)
 
-static struct shield_ofd *_Atomic *table;
+static struct shield_ofd *_Atomic *_Atomic table;
 static atomic_int top = -1; /* highest descriptor ever set: bounds range clears */
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 

@@ -67,6 +67,11 @@ struct shield_tagfile;
  * with the label "tag:" mount. */
 int shield_tagfile_new(struct shelter_tee *tee, const char *state_dir, const char *host_real,
 		       const char *mount, struct shield_tagfile **out, struct shelter_err *err);
+/* The same with K given (shield_tagfile_new's second half; tests and fuzzers use it
+ * without a TEE). K is borrowed for the call; creates state_dir and STATE/tags. */
+int shield_tagfile_new_from_key(const uint8_t k[32], const char *state_dir,
+				const char *host_real, const char *mount,
+				struct shield_tagfile **out, struct shelter_err *err);
 void shield_tagfile_free(struct shield_tagfile *t);
 
 /* What a tag file holds. */
@@ -80,6 +85,19 @@ enum shield_tagfile_state {
  * (modified, truncated) and SHELTER_E_MALFORMED when it is not a tag file. */
 int shield_tagfile_read(struct shield_tagfile *t, uint8_t tag[SHELTER_VOLUME_TAG_SIZE],
 			enum shield_tagfile_state *state, struct shelter_err *err);
+/* The record's size (§6.2) and its two pure halves, without files. Parse: the
+ * bytes of a record (size as read, up to SHIELD_TAGREC_SIZE + 1) with the codes of
+ * shield_tagfile_read; *state is SHIELD_TAG_NONE on error, and *tag holds the
+ * recorded tag only with SHIELD_TAG_OK (a record that does not authenticate wipes
+ * it). Seal: the record of tag under nonce (shield_tagfile_write seals with a
+ * random one). */
+#define SHIELD_TAGREC_SIZE 84
+int shield_tagrec_parse(const struct shield_tagfile *t, const uint8_t *buf, size_t size,
+			uint8_t tag[SHELTER_VOLUME_TAG_SIZE], enum shield_tagfile_state *state,
+			struct shelter_err *err);
+int shield_tagrec_seal(const struct shield_tagfile *t, const uint8_t tag[SHELTER_VOLUME_TAG_SIZE],
+		       const uint8_t nonce[12], uint8_t buf[SHIELD_TAGREC_SIZE],
+		       struct shelter_err *err);
 /* Replace the record atomically (temporary file, fsync, rename, fsync of the
  * directory): a crash leaves the old record or the new one. */
 int shield_tagfile_write(struct shield_tagfile *t, const uint8_t tag[SHELTER_VOLUME_TAG_SIZE],

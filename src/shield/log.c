@@ -10,7 +10,8 @@
 /* One write(2) per line, so lines of several threads and processes never
  * interleave. Goes around stdio: the program's stderr may be redirected or
  * buffered, and this must not call back into the shield's interposed write. */
-static void emit(const char *kind, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void emit(const char *kind, const char *fmt,
+							 va_list ap)
 {
 	char line[2048];
 	int saved = errno;

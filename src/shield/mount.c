@@ -18,6 +18,10 @@
 #include "shield/shield.h"
 
 #define MOUNTS_MAX 64
+/* A base directory (< PATH_MAX) joined with a relative path (< PATH_MAX) fits
+ * here before ".." shortens it: the result is classified first and only then
+ * held to PATH_MAX, so a host path the kernel accepts is never refused. */
+#define JOIN_MAX (2 * PATH_MAX + 2)
 
 static struct shield_mount mounts[MOUNTS_MAX];
 static size_t nmounts;
@@ -44,7 +48,7 @@ static int push(char *out, size_t *len, const char *c, size_t n)
 		out[*len] = '\0';
 		return 0;
 	}
-	if (*len + 1 + n >= PATH_MAX)
+	if (*len + 1 + n >= JOIN_MAX)
 		return -1;
 	out[(*len)++] = '/';
 	memcpy(out + *len, c, n);
@@ -53,7 +57,8 @@ static int push(char *out, size_t *len, const char *c, size_t n)
 	return 0;
 }
 
-/* out = base + "/" + rel, normalised; base absolute (or "" for the root). */
+/* out (JOIN_MAX bytes) = base + "/" + rel, normalised; base absolute (or "" for
+ * the root). */
 static int join(const char *base, const char *rel, char *out)
 {
 	size_t len = 0;
@@ -77,11 +82,11 @@ static int join(const char *base, const char *rel, char *out)
 int shield_mount_add(const char *path, const char *name, const char *host,
 		     struct shelter_volume *vol, struct shelter_err *err)
 {
-	char norm[PATH_MAX];
+	char norm[JOIN_MAX];
 	struct shield_mount *m;
 	struct stat st;
 
-	if (path[0] != '/' || join("", path, norm) < 0 || norm[0] == '\0')
+	if (path[0] != '/' || join("", path, norm) < 0 || norm[0] == '\0' || strlen(norm) >= PATH_MAX)
 		return shelter_err_set(err, SHELTER_E_INVAL,
 				       "mount path '%s': must be absolute and not '/'", path);
 	for (size_t i = 0; i < nmounts; i++)
@@ -167,7 +172,9 @@ static int base_of(int dirfd, char *base)
 		if (virt)
 			memcpy(base, vcwd, strlen(vcwd) + 1);
 		pthread_rwlock_unlock(&cwd_lock);
-		return virt ? 1 : kernel_cwd(base);
+		if (virt)
+			return 1;
+		return kernel_cwd(base) < 0 ? 2 : 0; /* deleted or too deep: the kernel's */
 	}
 	struct shield_ofd *o = shield_fd_get(dirfd);
 	if (o != NULL) {
@@ -178,20 +185,21 @@ static int base_of(int dirfd, char *base)
 			errno = ENAMETOOLONG;
 		return rc < 0 ? -1 : 1;
 	}
+	/* A host directory: its path, when the kernel can tell it. When it cannot
+	 * (deeper than PATH_MAX, not a directory, not open), the path is left to the
+	 * kernel, which answers exactly as it would without the shield. */
 	char link[64];
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
 	ssize_t n = readlink(link, base, PATH_MAX - 1);
-	if (n < 0 || base[0] != '/') {
-		errno = EBADF;
-		return -1;
-	}
+	if (n <= 0 || n >= PATH_MAX - 1 || base[0] != '/')
+		return 2;
 	base[n] = '\0';
 	return 0;
 }
 
 int shield_resolve(int dirfd, const char *path, struct shield_path *out)
 {
-	char base[PATH_MAX], abs[PATH_MAX];
+	char base[JOIN_MAX], abs[JOIN_MAX];
 	const char *inner;
 	int virt = 0;
 
@@ -212,19 +220,26 @@ int shield_resolve(int dirfd, const char *path, struct shield_path *out)
 		virt = base_of(dirfd, base);
 		if (virt < 0)
 			return -1;
+		if (virt == 2)
+			goto unprotected;
 	}
 	if (join(base, path, abs) < 0) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
 	out->m = match(abs, &inner);
-	if (out->m != NULL) {
-		memcpy(out->path, inner, strlen(inner) + 1);
-		return 1;
-	}
-	if (virt) { /* relative to a protected directory, but outside every mount */
-		memcpy(out->path, abs[0] != '\0' ? abs : "/", abs[0] != '\0' ? strlen(abs) + 1 : 2);
-		return 0;
+	if (out->m != NULL || virt) {
+		/* protected, or relative to a protected directory but outside every
+		 * mount: the path the caller gets must fit */
+		const char *res = out->m != NULL ? inner : abs[0] != '\0' ? abs : "/";
+
+		if (strlen(res) >= sizeof(out->path)) {
+			out->m = NULL;
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		memcpy(out->path, res, strlen(res) + 1);
+		return out->m != NULL;
 	}
 unprotected:
 	if (strlen(path) >= sizeof(out->path)) {
@@ -237,7 +252,7 @@ unprotected:
 
 int shield_chdir(const struct shield_path *p)
 {
-	char abs[PATH_MAX];
+	char abs[JOIN_MAX];
 
 	if (p->m == NULL) { /* the kernel's changed: forget the cache */
 		pthread_rwlock_wrlock(&cwd_lock);
@@ -246,7 +261,7 @@ int shield_chdir(const struct shield_path *p)
 		pthread_rwlock_unlock(&cwd_lock);
 		return 0;
 	}
-	if (join(p->m->path, p->path, abs) < 0) {
+	if (join(p->m->path, p->path, abs) < 0 || strlen(abs) >= sizeof(vcwd)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}

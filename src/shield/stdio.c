@@ -612,7 +612,8 @@ void shield_stdio_std_protected(int fd)
 
 /* ---- dprintf: glibc formats into a FILE of its own over fd -------------------- */
 
-static int print_protected(int fd, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static int print_protected(int fd, const char *fmt,
+								  va_list ap)
 {
 	char *buf = NULL;
 	int n = vasprintf(&buf, fmt, ap);
@@ -635,7 +636,7 @@ static int print_protected(int fd, const char *fmt, va_list ap)
 	return n;
 }
 
-static int print_fd(int fd, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static int print_fd(int fd, const char *fmt, va_list ap)
 {
 	if (shield_fd_is_protected(fd))
 		return print_protected(fd, fmt, ap);
@@ -643,7 +644,8 @@ static int print_fd(int fd, const char *fmt, va_list ap)
 }
 
 /* Programs built with _FORTIFY_SOURCE call these; flag only adds %n checks. */
-static int print_fd_chk(int fd, int flag, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static int print_fd_chk(int fd, int flag, const char *fmt,
+								va_list ap)
 {
 	if (shield_fd_is_protected(fd))
 		return print_protected(fd, fmt, ap);
@@ -666,12 +668,14 @@ SHIELD_EXPORT int dprintf(int fd, const char *fmt, ...)
 	return n;
 }
 
-SHIELD_EXPORT int __vdprintf_chk(int fd, int flag, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) SHIELD_EXPORT int __vdprintf_chk(int fd, int flag,
+									const char *fmt, va_list ap)
 {
 	return print_fd_chk(fd, flag, fmt, ap);
 }
 
-SHIELD_EXPORT int __dprintf_chk(int fd, int flag, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) SHIELD_EXPORT int __dprintf_chk(int fd, int flag,
+								       const char *fmt, ...)
 {
 	va_list ap;
 	int n;

@@ -29,7 +29,7 @@
  * magic 8 | key id 16 | nonce 12 | sealed tag 32 | GCM tag 16 = 84 bytes.
  * AAD = bytes 0..35 || host realpath || 0x00 || mount path. */
 #define TAGFILE_MAGIC "SHLTTAG1"
-#define TAGFILE_SIZE 84
+#define TAGFILE_SIZE SHIELD_TAGREC_SIZE /* 84 */
 #define TAGFILE_HDR 36
 
 struct shield_tagfile {
@@ -50,26 +50,19 @@ static int mkdir_private(const char *dir, struct shelter_err *err)
 
 /* The two keys of a tag file come from one sealed key, separated by HKDF labels,
  * so neither use of the sealed key can be played against the other. */
-static int tagfile_keys(struct shelter_tee *tee, const char *mount, struct shield_tagfile *t,
-			struct shelter_err *err)
+static int tagfile_keys(const uint8_t k[32], struct shield_tagfile *t, struct shelter_err *err)
 {
 	static const char id_info[] = "shelter-shield tag file v1 key id";
 	static const char enc_info[] = "shelter-shield tag file v1 aead";
-	uint8_t seal[32], enc[32];
-	char label[8 + PATH_MAX];
-	int rc;
+	uint8_t enc[32];
+	int rc = shelter_hkdf_sha256(k, 32, NULL, 0, (const uint8_t *)id_info, sizeof(id_info) - 1,
+				     t->key_id, sizeof(t->key_id), err);
 
-	snprintf(label, sizeof(label), "tag:%s", mount);
-	rc = shelter_tee_seal_key(tee, SHELTER_SEAL_MEASUREMENT, label, seal, err);
 	if (rc == 0)
-		rc = shelter_hkdf_sha256(seal, sizeof(seal), NULL, 0, (const uint8_t *)id_info,
-					 sizeof(id_info) - 1, t->key_id, sizeof(t->key_id), err);
-	if (rc == 0)
-		rc = shelter_hkdf_sha256(seal, sizeof(seal), NULL, 0, (const uint8_t *)enc_info,
+		rc = shelter_hkdf_sha256(k, 32, NULL, 0, (const uint8_t *)enc_info,
 					 sizeof(enc_info) - 1, enc, sizeof(enc), err);
 	if (rc == 0)
 		rc = shelter_aead_new(enc, &t->aead, err);
-	OPENSSL_cleanse(seal, sizeof(seal));
 	OPENSSL_cleanse(enc, sizeof(enc));
 	return rc;
 }
@@ -96,8 +89,9 @@ static int tagfile_names(const char *state_dir, const char *host_real, const cha
 	return rc == 0 ? mkdir_private(t->dir, err) : rc;
 }
 
-int shield_tagfile_new(struct shelter_tee *tee, const char *state_dir, const char *host_real,
-		       const char *mount, struct shield_tagfile **out, struct shelter_err *err)
+int shield_tagfile_new_from_key(const uint8_t k[32], const char *state_dir,
+				const char *host_real, const char *mount,
+				struct shield_tagfile **out, struct shelter_err *err)
 {
 	struct shield_tagfile *t = calloc(1, sizeof(*t));
 	int rc;
@@ -107,13 +101,30 @@ int shield_tagfile_new(struct shelter_tee *tee, const char *state_dir, const cha
 		return shelter_err_set(err, SHELTER_E_NOMEM, "tag file: out of memory");
 	rc = tagfile_names(state_dir, host_real, mount, t, err);
 	if (rc == 0)
-		rc = tagfile_keys(tee, mount, t, err);
+		rc = tagfile_keys(k, t, err);
 	if (rc < 0) {
 		shield_tagfile_free(t);
 		return rc;
 	}
 	*out = t;
 	return 0;
+}
+
+/* K = the key sealed to this measurement under "tag:" mount (§6.2). */
+int shield_tagfile_new(struct shelter_tee *tee, const char *state_dir, const char *host_real,
+		       const char *mount, struct shield_tagfile **out, struct shelter_err *err)
+{
+	uint8_t k[32];
+	char label[8 + PATH_MAX];
+	int rc;
+
+	*out = NULL;
+	snprintf(label, sizeof(label), "tag:%s", mount);
+	rc = shelter_tee_seal_key(tee, SHELTER_SEAL_MEASUREMENT, label, k, err);
+	if (rc == 0)
+		rc = shield_tagfile_new_from_key(k, state_dir, host_real, mount, out, err);
+	OPENSSL_cleanse(k, sizeof(k));
+	return rc;
 }
 
 void shield_tagfile_free(struct shield_tagfile *t)
@@ -158,24 +169,22 @@ static int read_all(const char *path, uint8_t *buf, size_t size, size_t *got,
 	return n < 0 ? shelter_err_errno(err, errno, "read tag file '%s'", path) : 0;
 }
 
-int shield_tagfile_read(struct shield_tagfile *t, uint8_t tag[SHELTER_VOLUME_TAG_SIZE],
-			enum shield_tagfile_state *state, struct shelter_err *err)
+/* §6.2, in wire order: magic, size, key id, then the AEAD over the rest. */
+int shield_tagrec_parse(const struct shield_tagfile *t, const uint8_t *buf, size_t size,
+			uint8_t tag[SHELTER_VOLUME_TAG_SIZE], enum shield_tagfile_state *state,
+			struct shelter_err *err)
 {
-	uint8_t buf[TAGFILE_SIZE + 1], *aad = NULL;
-	size_t got, aad_size;
-	int rc = read_all(t->path, buf, sizeof(buf), &got, err);
+	uint8_t *aad = NULL;
+	size_t aad_size;
+	int rc;
 
 	*state = SHIELD_TAG_NONE;
-	if (rc == SHELTER_E_NOENT)
-		return 0;
-	if (rc < 0)
-		return rc;
-	if (got < 8 || memcmp(buf, TAGFILE_MAGIC, 8) != 0)
+	if (size < 8 || memcmp(buf, TAGFILE_MAGIC, 8) != 0)
 		return shelter_err_set(err, SHELTER_E_MALFORMED, "tag file '%s' is not a tag "
 				       "record", t->path);
-	if (got != TAGFILE_SIZE)
+	if (size != TAGFILE_SIZE)
 		return shelter_err_set(err, SHELTER_E_INTEGRITY, "tag file '%s' is %zu bytes, "
-				       "not %d: truncated or extended", t->path, got, TAGFILE_SIZE);
+				       "not %d: truncated or extended", t->path, size, TAGFILE_SIZE);
 	if (!shelter_ct_equal(buf + 8, t->key_id, sizeof(t->key_id))) {
 		*state = SHIELD_TAG_FOREIGN;
 		return 0;
@@ -190,6 +199,21 @@ int shield_tagfile_read(struct shield_tagfile *t, uint8_t tag[SHELTER_VOLUME_TAG
 					"or copied from another volume)", t->path);
 	*state = SHIELD_TAG_OK;
 	return 0;
+}
+
+int shield_tagfile_read(struct shield_tagfile *t, uint8_t tag[SHELTER_VOLUME_TAG_SIZE],
+			enum shield_tagfile_state *state, struct shelter_err *err)
+{
+	uint8_t buf[TAGFILE_SIZE + 1]; /* one more: an extended record is seen as such */
+	size_t got;
+	int rc = read_all(t->path, buf, sizeof(buf), &got, err);
+
+	*state = SHIELD_TAG_NONE;
+	if (rc == SHELTER_E_NOENT)
+		return 0;
+	if (rc < 0)
+		return rc;
+	return shield_tagrec_parse(t, buf, got, tag, state, err);
 }
 
 static int write_all(int fd, const uint8_t *buf, size_t size)
@@ -208,8 +232,9 @@ static int write_all(int fd, const uint8_t *buf, size_t size)
 	return 0;
 }
 
-static int seal_record(struct shield_tagfile *t, const uint8_t tag[SHELTER_VOLUME_TAG_SIZE],
-		       uint8_t buf[TAGFILE_SIZE], struct shelter_err *err)
+int shield_tagrec_seal(const struct shield_tagfile *t, const uint8_t tag[SHELTER_VOLUME_TAG_SIZE],
+		       const uint8_t nonce[SHELTER_GCM_NONCE_SIZE], uint8_t buf[SHIELD_TAGREC_SIZE],
+		       struct shelter_err *err)
 {
 	uint8_t *aad = NULL;
 	size_t aad_size;
@@ -217,15 +242,24 @@ static int seal_record(struct shield_tagfile *t, const uint8_t tag[SHELTER_VOLUM
 
 	memcpy(buf, TAGFILE_MAGIC, 8);
 	memcpy(buf + 8, t->key_id, sizeof(t->key_id));
-	rc = shelter_random_bytes(buf + 24, SHELTER_GCM_NONCE_SIZE, err);
-	if (rc == 0)
-		rc = tagfile_aad(t, buf, &aad, &aad_size, err);
+	memcpy(buf + 24, nonce, SHELTER_GCM_NONCE_SIZE);
+	rc = tagfile_aad(t, buf, &aad, &aad_size, err);
 	if (rc == 0)
 		rc = shelter_aead_seal(t->aead, buf + 24, aad, aad_size, tag,
 				       SHELTER_VOLUME_TAG_SIZE, buf + TAGFILE_HDR,
 				       buf + TAGFILE_HDR + 32, err);
 	free(aad);
 	return rc;
+}
+
+/* A fresh random nonce per write (§6.2). */
+static int seal_record(const struct shield_tagfile *t, const uint8_t tag[SHELTER_VOLUME_TAG_SIZE],
+		       uint8_t buf[TAGFILE_SIZE], struct shelter_err *err)
+{
+	uint8_t nonce[SHELTER_GCM_NONCE_SIZE];
+	int rc = shelter_random_bytes(nonce, sizeof(nonce), err);
+
+	return rc == 0 ? shield_tagrec_seal(t, tag, nonce, buf, err) : rc;
 }
 
 /* A unique temporary name per process and call: a forked child may record the
