@@ -160,6 +160,7 @@ bench: deps
 	$(MAKE) BUILD=release all
 	bench/volume/run.sh
 	bench/cas/run.sh
+	bench/shield/run.sh
 
 clean:
 	rm -rf build

@@ -6,9 +6,10 @@
 set -euo pipefail
 
 pkgs=(make gcc clang libclang-rt-14-dev libssl-dev openssl valgrind procps
-	libyaml-dev libcbor-dev libsqlite3-dev libjansson-dev curl sqlite3 jq python3)
+	libyaml-dev libcbor-dev libsqlite3-dev libjansson-dev curl sqlite3 jq python3
+	redis-server redis-tools nginx-light memcached libmemcached-tools strace)
 if [ "${1:-}" = "--bench" ]; then
-	pkgs+=(gocryptfs fuse3 expect)
+	pkgs+=(gocryptfs fuse3 expect fio wrk)
 fi
 
 missing=()

@@ -164,6 +164,8 @@ SHELTER_API SHELTER_MUST_USE int shelter_file_pread(struct shelter_file *f, void
 SHELTER_API SHELTER_MUST_USE int shelter_file_pwrite(struct shelter_file *f, const void *buf,
 						     size_t size, uint64_t off,
 						     uint64_t *out_off, struct shelter_err *err);
+/* The file's inode number (as shelter_file_stat reports it), without a volume call. */
+SHELTER_API uint64_t shelter_file_ino(const struct shelter_file *f);
 /* Turn O_APPEND on or off for later writes of this handle (fcntl F_SETFL). */
 SHELTER_API void shelter_file_set_append(struct shelter_file *f, int on);
 SHELTER_API SHELTER_MUST_USE int shelter_file_truncate(struct shelter_file *f, uint64_t size,

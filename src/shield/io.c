@@ -36,6 +36,69 @@ static int lib_fail(const struct shield_ofd *o, int code, const char *what,
 
 /* ---- open ---- */
 
+static int lib_flags(int flags)
+{
+	int lflags = flags & (O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC | O_APPEND);
+
+	return (flags & O_ACCMODE) == O_RDONLY ? lflags & ~O_TRUNC : lflags;
+}
+
+/* The common case in one volume call: a regular file opened (or created) by its
+ * own name. 1 when it does not apply (a directory, a symbolic link, O_PATH or
+ * O_DIRECTORY): open_general decides those. */
+static int open_direct(const struct shield_path *p, int flags, mode_t mode,
+		       struct shelter_file **file, struct shelter_stat *st, struct shelter_err *err)
+{
+	int rc;
+
+	if (flags & (O_PATH | O_DIRECTORY))
+		return 1;
+	rc = shelter_file_open(p->m->vol, p->path, lib_flags(flags),
+			       mode & ~shield_umask() & 07777, file, err);
+	if (rc == SHELTER_E_ISDIR || rc == SHELTER_E_INVAL) {
+		shelter_err_clear(err);
+		return 1;
+	}
+	if (rc == 0) {
+		memset(st, 0, sizeof(*st));
+		st->ino = shelter_file_ino(*file);
+	}
+	return rc;
+}
+
+/* Everything else: links followed within the volume, directories, O_PATH. 0 or a
+ * library code (*file set for a regular file), or -1 with errno. */
+static int open_general(struct shield_path *p, int flags, mode_t mode,
+			struct shelter_file **file, struct shelter_stat *st,
+			struct shelter_err *err)
+{
+	int rc;
+
+	/* O_CREAT|O_EXCL and O_NOFOLLOW look at the link itself (open(2)) */
+	if (shield_follow(p, !(flags & O_NOFOLLOW) && !((flags & O_CREAT) && (flags & O_EXCL)), st) == 0)
+		rc = 0;
+	else if (errno == ENOENT)
+		rc = SHELTER_E_NOENT;
+	else
+		return -1;
+	if (rc == 0 && (flags & O_CREAT) && (flags & O_EXCL))
+		return fail(EEXIST);
+	if (rc == 0 && (st->type == SHELTER_FT_DIR || (flags & O_PATH))) {
+		if (st->type == SHELTER_FT_DIR && (flags & O_ACCMODE) != O_RDONLY && !(flags & O_PATH))
+			return fail(EISDIR);
+		return 0;
+	}
+	if (rc == 0 && (flags & O_DIRECTORY))
+		return fail(ENOTDIR);
+	if (rc == 0 && st->type == SHELTER_FT_LNK && (flags & O_NOFOLLOW))
+		return fail(ELOOP);
+	rc = shelter_file_open(p->m->vol, p->path, lib_flags(flags), mode & ~shield_umask() & 07777,
+			       file, err);
+	if (rc == 0)
+		rc = shelter_file_stat(*file, st, err);
+	return rc;
+}
+
 /* Open a protected path: a directory (or O_PATH) gets an ofd without a file. */
 static int open_protected(struct shield_path *p, int flags, mode_t mode)
 {
@@ -48,32 +111,11 @@ static int open_protected(struct shield_path *p, int flags, mode_t mode)
 	shelter_err_clear(&err);
 	if ((flags & O_TMPFILE) == O_TMPFILE)
 		return fail(EOPNOTSUPP);
-	/* O_CREAT|O_EXCL and O_NOFOLLOW look at the link itself (open(2)) */
-	if (shield_follow(p, !(flags & O_NOFOLLOW) && !((flags & O_CREAT) && (flags & O_EXCL)), &st) == 0)
-		rc = 0;
-	else if (errno == ENOENT)
-		rc = SHELTER_E_NOENT;
-	else
-		return -1;
-	if (rc == 0 && (flags & O_CREAT) && (flags & O_EXCL))
-		return fail(EEXIST);
-	if (rc == 0 && (st.type == SHELTER_FT_DIR || (flags & O_PATH))) {
-		if (st.type == SHELTER_FT_DIR && (flags & O_ACCMODE) != O_RDONLY && !(flags & O_PATH))
-			return fail(EISDIR);
-	} else if (rc == 0 && (flags & O_DIRECTORY)) {
-		return fail(ENOTDIR);
-	} else if (rc == 0 && st.type == SHELTER_FT_LNK && (flags & O_NOFOLLOW)) {
-		return fail(ELOOP);
-	} else if (rc == 0 || rc == SHELTER_E_NOENT) {
-		int lflags = flags & (O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC | O_APPEND);
-
-		if ((flags & O_ACCMODE) == O_RDONLY)
-			lflags &= ~O_TRUNC;
-		rc = shelter_file_open(p->m->vol, p->path, lflags, mode & ~shield_umask() & 07777,
-				       &file, &err);
-		if (rc == 0)
-			rc = shelter_file_stat(file, &st, &err);
-	}
+	rc = open_direct(p, flags, mode, &file, &st, &err);
+	if (rc == 1)
+		rc = open_general(p, flags, mode, &file, &st, &err);
+	if (rc == -1)
+		return -1; /* errno set */
 	if (rc != 0) {
 		errno = shield_errno(rc, "open", p->m->path, p->path, &err);
 		goto out;

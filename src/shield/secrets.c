@@ -6,8 +6,10 @@
  * system taken while the program runs, and nothing outlives the process but that
  * ciphertext. The directory is removed by the last process that has it mounted
  * (a daemon's parent exits long before the daemon does), told apart by a shared
- * flock(2) on the directory that forked children inherit with the descriptor; only
- * processes that all die by a signal leave it behind.
+ * flock(2) on the directory that forked children inherit with the descriptor.
+ * Processes that all die by a signal leave it behind (ciphertext under a key that
+ * died with them): the next launch removes such directories once they are a
+ * minute old and nobody holds them (sweep_stale).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -16,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -28,12 +32,52 @@
 static char secrets_dir[PATH_MAX];
 static int hold_fd = -1; /* LOCK_SH on secrets_dir, inherited by fork, not by exec */
 
+static void remove_tree(int parent, const char *name);
+
+#define STALE_SECONDS 60
+
+/* Remove base/shelter-secrets-* directories of ours that no process holds. A
+ * directory younger than a minute may belong to a launch that has created it but
+ * not yet taken its hold, so it is left alone. */
+static void sweep_stale(const char *base)
+{
+	int dfd = REAL(open)(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = dfd >= 0 ? REAL(fdopendir)(dfd) : NULL;
+	struct dirent *e;
+
+	if (d == NULL) {
+		if (dfd >= 0)
+			REAL(close)(dfd);
+		return;
+	}
+	while ((e = REAL(readdir)(d)) != NULL) {
+		struct stat st;
+		int fd;
+
+		if (strncmp(e->d_name, "shelter-secrets-", 16) != 0 ||
+		    REAL(fstatat)(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+		    st.st_mtime > time(NULL) - STALE_SECONDS)
+			continue;
+		fd = REAL(openat)(dfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			shield_log("secrets: removing %s/%s, left behind by processes killed by a signal",
+				   base, e->d_name);
+			remove_tree(dfd, e->d_name);
+		}
+		if (fd >= 0)
+			REAL(close)(fd);
+	}
+	REAL(closedir)(d);
+}
+
 static int make_dir(struct shelter_err *err)
 {
 	const char *tmp = getenv("TMPDIR");
 	const char *bases[] = { "/dev/shm", tmp != NULL && tmp[0] == '/' ? tmp : "/tmp" };
 
 	for (size_t i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
+		sweep_stale(bases[i]);
 		snprintf(secrets_dir, sizeof(secrets_dir), "%s/shelter-secrets-XXXXXX", bases[i]);
 		if (mkdtemp(secrets_dir) != NULL)
 			return 0;

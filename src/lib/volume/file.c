@@ -81,6 +81,11 @@ void shelter_file_close(struct shelter_file *f)
 	free(f);
 }
 
+uint64_t shelter_file_ino(const struct shelter_file *f)
+{
+	return f->n->ino; /* fixed for the life of the inode: no lock needed */
+}
+
 void shelter_file_set_append(struct shelter_file *f, int on)
 {
 	/* under the handle's mutex, which every pwrite holds while it reads the flag */
