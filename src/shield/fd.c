@@ -62,7 +62,7 @@ static int mkdir_private(const char *dir)
 }
 
 /* The lock file descriptor of o, opened on first use. */
-static int lockfd_of(struct shield_ofd *o)
+int shield_ofd_lockfd(struct shield_ofd *o)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 64];
 	struct stat host;
@@ -124,7 +124,7 @@ static int lock_cmd(struct shield_ofd *o, int cmd, struct flock *fl)
 	copy.l_whence = SEEK_SET;
 	if (copy.l_start < 0)
 		return fail(EINVAL);
-	lfd = lockfd_of(o);
+	lfd = shield_ofd_lockfd(o);
 	if (lfd < 0)
 		return -1;
 	r = REAL(fcntl)(lfd, cmd, &copy);
@@ -209,7 +209,7 @@ SHIELD_EXPORT int flock(int fd, int op)
 
 	if (o == NULL)
 		return REAL(flock)(fd, op);
-	lfd = o->file != NULL ? lockfd_of(o) : fail(EBADF);
+	lfd = o->file != NULL ? shield_ofd_lockfd(o) : fail(EBADF);
 	r = lfd < 0 ? -1 : REAL(flock)(lfd, op);
 	shield_ofd_put(o);
 	return r;

@@ -688,6 +688,36 @@ SHIELD_EXPORT int fdatasync(int fd)
 	return do_sync(fd, 1);
 }
 
+/* sync_file_range starts or waits for writeback of a range: no durability
+ * promise, and the volume's log has no per-file ranges. A protected file's
+ * writes are already in the log; the call succeeds and does nothing (redis calls
+ * it every 4 MiB while writing a snapshot). */
+SHIELD_EXPORT int sync_file_range(int fd, off_t off, off_t len, unsigned int flags)
+{
+	if (!shield_fd_is_protected(fd))
+		return REAL(sync_file_range)(fd, off, len, flags);
+	return off < 0 || len < 0 ? fail(EINVAL) : 0;
+}
+
+/* syncfs on a protected descriptor syncs its volume. */
+SHIELD_EXPORT int syncfs(int fd)
+{
+	struct shield_ofd *o = shield_fd_get(fd);
+	struct shelter_err err;
+	int rc;
+
+	if (o == NULL)
+		return REAL(syncfs)(fd);
+	shelter_err_clear(&err);
+	rc = shelter_volume_sync(o->m->vol, &err);
+	if (rc == 0)
+		shield_tags_note_sync(o->m);
+	else
+		errno = shield_errno(rc, "syncfs", o->m->path, o->path, &err);
+	shield_ofd_put(o);
+	return rc == 0 ? 0 : -1;
+}
+
 SHIELD_EXPORT int posix_fadvise(int fd, off_t off, off_t len, int advice)
 {
 	if (shield_fd_is_protected(fd))

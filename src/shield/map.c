@@ -111,6 +111,34 @@ fail:;
 	return MAP_FAILED;
 }
 
+/* Processes cannot share memory through a protected file (each holds its own
+ * copy), so a second process's shared mapping of a file is refused rather than
+ * silently diverging: sqlite's WAL index in two processes would lose commits.
+ * An exclusive open-file-description lock far beyond any byte a program locks
+ * marks "this process has it shared-mapped"; it is inherited by forked children
+ * (whose copies are never written back) and released when the file's last
+ * descriptor in the process closes. */
+#define MAP_MARK_OFFSET ((off_t)1 << 62)
+
+static int mark_shared(struct shield_ofd *o)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = MAP_MARK_OFFSET,
+			    .l_len = 1 };
+	int lfd = shield_ofd_lockfd(o);
+
+	if (lfd < 0)
+		return -1;
+	if (REAL(fcntl)(lfd, F_OFD_SETLK, &fl) == 0)
+		return 0;
+	if (errno == EAGAIN || errno == EACCES) {
+		shield_log("mmap of %s/%s: another process has a shared mapping of this file; "
+			   "processes cannot share memory through a protected file (docs/shield.md §4)",
+			   o->m->path, o->path);
+		errno = EBUSY;
+	}
+	return -1;
+}
+
 static void *map_protected(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	int kind = flags & MAP_TYPE, acc;
@@ -131,6 +159,8 @@ static void *map_protected(void *addr, size_t len, int prot, int flags, int fd, 
 		errno = EACCES;
 		goto out;
 	}
+	if (kind != MAP_PRIVATE && mark_shared(o) < 0)
+		goto out;
 	p = map_anon_filled(addr, len, prot, flags, fd, off);
 	if (p == MAP_FAILED || kind == MAP_PRIVATE)
 		goto out;

@@ -140,6 +140,10 @@ struct shield_ofd *shield_ofd_new(struct shield_mount *m, struct shelter_file *f
 				  const char *path, uint64_t ino, int flags);
 void shield_ofd_put(struct shield_ofd *o);
 
+/* The descriptor of o's lock file (fd.c, §4), opened on first use; -1 with errno
+ * ENOLCK when the runtime directory cannot be used. Closed with the ofd. */
+int shield_ofd_lockfd(struct shield_ofd *o);
+
 /* A placeholder descriptor for m (O_CLOEXEC when cloexec), -1 with errno. */
 int shield_placeholder(struct shield_mount *m, int cloexec);
 /* Make fd stand for o (takes a new reference). */
