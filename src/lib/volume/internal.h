@@ -62,6 +62,7 @@ struct shelter_volume {
 	struct vol_lockref *lref; /* shared by this process's handles (lock.c) */
 	int readonly;    /* verify: never writes, never repairs */
 	int poisoned;    /* the log no longer matches memory: refuse everything */
+	int unlocked;    /* this operation runs without the record lock (§7.3) */
 	struct vf_keys *keys;
 	struct vf_header hdr;
 	uint8_t hdr_raw[VF_HDR_SIZE];

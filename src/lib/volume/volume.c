@@ -320,12 +320,33 @@ int shelter_volume_create(const char *dir, const uint8_t key[SHELTER_VOLUME_KEY_
 	return rc < 0 ? shelter_err_wrap(err, rc, "create volume '%s'", dir) : 0;
 }
 
-/* Every public operation runs as: mutex, record lock, catch up, work, unlock. */
+/* §7.3: nothing was appended since this handle's last catch-up when the last
+ * segment is still linked, unsealed, and exactly as long as the groups replayed
+ * from it. Records are never rewritten in place and a segment is only ever
+ * extended, sealed or unlinked, so the replayed state is then current. */
+static int log_unchanged(struct shelter_volume *v)
+{
+	const struct vol_seg *s;
+	struct stat st;
+
+	if (v->poisoned || v->report != NULL || v->nsegs == 0)
+		return 0;
+	s = &v->segs[v->nsegs - 1];
+	return !s->sealed && !s->checkpoint && fstat(s->fd, &st) == 0 && st.st_nlink > 0 &&
+	       (uint64_t)st.st_size == s->end;
+}
+
+/* Every public operation runs as: mutex, record lock, catch up, work, unlock;
+ * a read of an unchanged log skips the record lock and the catch-up (§7.3). */
 int vol_enter(struct shelter_volume *v, int exclusive, struct shelter_err *err)
 {
 	int rc;
 
 	pthread_mutex_lock(&v->mu);
+	if (!exclusive && log_unchanged(v)) {
+		v->unlocked = 1;
+		return 0;
+	}
 	rc = vol_lock(v, exclusive, err);
 	if (rc == 0) {
 		rc = vol_catch_up(v, exclusive, err);
@@ -339,7 +360,10 @@ int vol_enter(struct shelter_volume *v, int exclusive, struct shelter_err *err)
 
 void vol_leave(struct shelter_volume *v)
 {
-	vol_unlock(v);
+	if (v->unlocked)
+		v->unlocked = 0;
+	else
+		vol_unlock(v);
 	pthread_mutex_unlock(&v->mu);
 }
 
