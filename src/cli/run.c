@@ -27,7 +27,7 @@
 
 static const char run_help[] =
 	"usage: shelter run [--volume HOSTDIR:PATH]... [--adopt-volumes]\n"
-	"                   [--platform DIR] [--state DIR]\n"
+	"                   [--platform DIR] [--state DIR] [--sigstruct FILE]\n"
 	"                   [--session NAME [--cas URL] [--cas-cert FILE] [measure options]]\n"
 	"                   -- PROGRAM [ARGS...]\n"
 	"\n"
@@ -51,6 +51,10 @@ static const char run_help[] =
 	"PROGRAM, its libraries, the shield and the list of volume paths, on this\n"
 	"platform; arguments and environment are the operator's and do not change the\n"
 	"keys. On first use a local sim platform and provider are created.\n"
+	"  --sigstruct FILE       seal the keys to the signer and product of this tenant\n"
+	"                         signature over the measurement instead (`shelter sign\n"
+	"                         --shield SHIELD --volume PATH... -- PROGRAM`), so that an\n"
+	"                         upgrade the tenant signs for the same product keeps them\n"
 	"\n"
 	"With --session NAME (CAS mode) the shield attests to the CAS and PROGRAM receives\n"
 	"the session's arguments, environment, files (under /run/secrets, in memory) and\n"
@@ -128,9 +132,8 @@ static int parse_args(struct ropts *o, int argc, char **argv)
 	if (optind >= argc)
 		return cli_usage("usage: shelter run [options] -- PROGRAM [ARGS...] "
 				 "(PROGRAM is missing)");
-	if (o->session == NULL && (o->cas.url || o->cas.cert_file || o->m.any || o->sigstruct))
-		return cli_usage("--cas, --cas-cert, --env-allow, --env and --sigstruct need "
-				 "--session NAME");
+	if (o->session == NULL && (o->cas.url || o->cas.cert_file || o->m.any))
+		return cli_usage("--cas, --cas-cert, --env-allow and --env need --session NAME");
 	for (size_t i = 0; i < o->m.env_fixed_count + o->m.env_names_count; i++) {
 		const char *e = i < o->m.env_fixed_count ? o->m.env_fixed[i]
 							 : o->m.env_names[i - o->m.env_fixed_count];
@@ -457,17 +460,25 @@ static int cas_env(struct ropts *o)
 	return rc;
 }
 
-/* Embedded mode: nothing of a CAS may reach the shield, or it would attest. */
-static int embedded_env(void)
+/* Embedded mode: nothing of a CAS may reach the shield, or it would attest. A
+ * sigstruct seals the keys to its signer and product instead of the exact
+ * measurement (docs/shield.md §1.4). */
+static int embedded_env(struct ropts *o)
 {
 	static const char *const vars[] = {
 		SHIELD_ENV_CAS_URL, SHIELD_ENV_CAS_CERT, SHIELD_ENV_SESSION,
-		SHIELD_ENV_ENV_ALLOW, SHIELD_ENV_ENV_FIXED, SHIELD_ENV_SIGSTRUCT,
+		SHIELD_ENV_ENV_ALLOW, SHIELD_ENV_ENV_FIXED,
 	};
+	char *sig = NULL;
 	int rc = CLI_OK;
 
 	for (size_t i = 0; rc == CLI_OK && i < sizeof(vars) / sizeof(vars[0]); i++)
 		rc = put(vars[i], NULL);
+	if (rc == CLI_OK && o->sigstruct != NULL)
+		rc = resolve(o->sigstruct, &sig);
+	if (rc == CLI_OK)
+		rc = put(SHIELD_ENV_SIGSTRUCT, sig);
+	free(sig);
 	return rc;
 }
 
@@ -477,7 +488,7 @@ static int launch_env(struct ropts *o, const char *shield, const char *vols, con
 	int rc = clean_loader_env();
 
 	if (rc == CLI_OK)
-		rc = o->session != NULL ? cas_env(o) : embedded_env();
+		rc = o->session != NULL ? cas_env(o) : embedded_env(o);
 	if (rc == CLI_OK)
 		rc = put(SHIELD_ENV_VOLUMES, vols);
 	if (rc == CLI_OK)

@@ -156,7 +156,6 @@ static void read_cas_env(struct launch *l)
 
 	l->cas_url = getenv(SHIELD_ENV_CAS_URL);
 	l->cas_cert = getenv(SHIELD_ENV_CAS_CERT);
-	l->sigstruct = getenv(SHIELD_ENV_SIGSTRUCT);
 	if (l->cas_url == NULL || l->cas_cert == NULL)
 		shield_die("launch: %s needs %s and %s", SHIELD_ENV_SESSION, SHIELD_ENV_CAS_URL,
 			   SHIELD_ENV_CAS_CERT);
@@ -183,6 +182,7 @@ static void read_launch(struct launch *l)
 	l->platform = getenv(SHIELD_ENV_PLATFORM);
 	l->state = getenv(SHIELD_ENV_STATE);
 	l->session = getenv(SHIELD_ENV_SESSION);
+	l->sigstruct = getenv(SHIELD_ENV_SIGSTRUCT); /* both modes (§1.4, §1.5) */
 	if (l->session != NULL)
 		read_cas_env(l);
 	else if (l->nvols > 0 && (l->state == NULL || l->state[0] != '/'))
@@ -415,19 +415,28 @@ static void plan_record(struct volplan *p)
 
 /* ---- embedded mode (§1.4): keys and tags sealed to the measurement ---- */
 
+/* §1.4: a tenant's sigstruct seals to its signer and product, so upgrades it
+ * signs keep the keys; otherwise the exact measurement. */
+static enum shelter_seal_policy seal_policy(const struct launch *l)
+{
+	return l->sigstruct != NULL ? SHELTER_SEAL_SIGNER : SHELTER_SEAL_MEASUREMENT;
+}
+
 static void embedded_tag(const struct launch *l, struct volplan *p, struct shield_tagfile **tf)
 {
 	enum shield_tagfile_state st;
 	struct shelter_err err;
 
 	shelter_err_clear(&err);
-	if (shield_tagfile_new(l->tee, l->state, p->host, p->v->mount, tf, &err) < 0 ||
+	if (shield_tagfile_new(l->tee, seal_policy(l), l->state, p->host, p->v->mount, tf, &err) < 0 ||
 	    shield_tagfile_read(*tf, p->tag, &st, &err) < 0)
 		shield_die("volume %s (%s): %s", p->v->mount, p->host, err.msg);
 	if (st == SHIELD_TAG_FOREIGN && !l->adopt)
 		shield_die("volume %s (%s): wrong key: its tag was recorded by another program or "
-			   "platform (another measurement: program, libraries, shield or volume "
-			   "list); refused", p->v->mount, p->host);
+			   "platform (%s); refused", p->v->mount, p->host,
+			   l->sigstruct != NULL ? "another signer or product"
+						: "another measurement: program, libraries, shield "
+						  "or volume list");
 	p->has_tag = st == SHIELD_TAG_OK;
 }
 
@@ -445,7 +454,7 @@ static void embedded_volume(const struct launch *l, const struct vol_entry *v)
 	plan_host(&p);
 	snprintf(label, sizeof(label), "volume:%s", v->mount);
 	shelter_err_clear(&err);
-	if (shelter_tee_seal_key(l->tee, SHELTER_SEAL_MEASUREMENT, label, key, &err) < 0)
+	if (shelter_tee_seal_key(l->tee, seal_policy(l), label, key, &err) < 0)
 		shield_die("volume %s: sealing key: %s", v->mount, err.msg);
 	embedded_tag(l, &p, &tf);
 	vol = plan_open(l, &p, key);

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "shelter/error.h"
+#include "shelter/tee.h"
 #include "shelter/volume.h"
 
 /* ---- the launch contract (docs/shield.md §1.2) ---- */
@@ -63,10 +64,11 @@ struct shelter_attester;
 struct shield_tagfile;
 
 /* The sealed tag record of the volume in host_real (a realpath) mounted at mount:
- * STATE/tags/<hex SHA-256(host_real)>, under a key sealed to this measurement
- * with the label "tag:" mount. */
-int shield_tagfile_new(struct shelter_tee *tee, const char *state_dir, const char *host_real,
-		       const char *mount, struct shield_tagfile **out, struct shelter_err *err);
+ * STATE/tags/<hex SHA-256(host_real)>, under a key sealed by policy (to this
+ * measurement, or to its signer and product) with the label "tag:" mount. */
+int shield_tagfile_new(struct shelter_tee *tee, enum shelter_seal_policy policy,
+		       const char *state_dir, const char *host_real, const char *mount,
+		       struct shield_tagfile **out, struct shelter_err *err);
 /* The same with K given (shield_tagfile_new's second half; tests and fuzzers use it
  * without a TEE). K is borrowed for the call; creates state_dir and STATE/tags. */
 int shield_tagfile_new_from_key(const uint8_t k[32], const char *state_dir,

@@ -110,9 +110,11 @@ int shield_tagfile_new_from_key(const uint8_t k[32], const char *state_dir,
 	return 0;
 }
 
-/* K = the key sealed to this measurement under "tag:" mount (§6.2). */
-int shield_tagfile_new(struct shelter_tee *tee, const char *state_dir, const char *host_real,
-		       const char *mount, struct shield_tagfile **out, struct shelter_err *err)
+/* K = the key sealed to this measurement (or signer and product) under "tag:"
+ * mount (§6.2). */
+int shield_tagfile_new(struct shelter_tee *tee, enum shelter_seal_policy policy,
+		       const char *state_dir, const char *host_real, const char *mount,
+		       struct shield_tagfile **out, struct shelter_err *err)
 {
 	uint8_t k[32];
 	char label[8 + PATH_MAX];
@@ -120,7 +122,7 @@ int shield_tagfile_new(struct shelter_tee *tee, const char *state_dir, const cha
 
 	*out = NULL;
 	snprintf(label, sizeof(label), "tag:%s", mount);
-	rc = shelter_tee_seal_key(tee, SHELTER_SEAL_MEASUREMENT, label, k, err);
+	rc = shelter_tee_seal_key(tee, policy, label, k, err);
 	if (rc == 0)
 		rc = shield_tagfile_new_from_key(k, state_dir, host_real, mount, out, err);
 	OPENSSL_cleanse(k, sizeof(k));

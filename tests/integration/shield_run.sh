@@ -107,6 +107,47 @@ expect sqlite_read_back 0 "^$CANARY\$" run --volume "$w/db:/db" -- sqlite3 /db/t
 expect sqlite_integrity 0 '^ok$' run --volume "$w/db:/db" -- sqlite3 /db/t.db 'pragma integrity_check;'
 grep -rqa "$CANARY" db && fail sqlite_no_plaintext || pass sqlite_no_plaintext
 
+# signer sealing (§1.4): keys bound to the tenant's signer and product, so an
+# upgrade the tenant signs opens the data of the old version; nothing else does
+cat >app.c <<'EOF'
+#include <stdio.h>
+int main(int argc, char **argv)
+{
+	FILE *f = fopen("/data/app", argc > 1 ? "a" : "r");
+	char line[256];
+
+	if (f == NULL) {
+		perror("/data/app");
+		return 1;
+	}
+	if (argc > 1)
+		fprintf(f, "%s\n", argv[1]);
+	else
+		while (fgets(line, sizeof(line), f) != NULL)
+			fputs(line, stdout);
+	puts(VERSION);
+	return fclose(f) == 0 ? 0 : 1;
+}
+EOF
+cc -DVERSION='"v1"' -o app1 app.c && cc -DVERSION='"v2"' -o app2 app.c || fail apps_build
+"$S" sign keygen tenant.key >/dev/null 2>&1 && "$S" sign keygen other.key >/dev/null 2>&1
+signit() { # KEY VERSION PROGRAM OUT: the embedded measurement is of the real path
+	"$S" sign --key "$1" --product app --version "$2" \
+		--shield "$(realpath "$SHELTER_SHIELD_LIB")" --volume /data \
+		--out "$4" -- "$(realpath "$3")" >/dev/null
+}
+signit tenant.key 1 app1 app1.sig && signit tenant.key 2 app2 app2.sig &&
+	signit other.key 3 app2 other.sig || fail signing
+SV=(--volume "$w/sv:/data")
+expect signed_v1_writes 0 '^v1$' run --sigstruct app1.sig "${SV[@]}" -- ./app1 "$CANARY"
+expect signed_upgrade_reads 0 "^$CANARY\$" run --sigstruct app2.sig "${SV[@]}" -- ./app2
+expect unsigned_refused 126 'wrong key.*another measurement' run "${SV[@]}" -- ./app2
+expect other_signer_refused 126 'wrong key.*another signer or product' \
+	run --sigstruct other.sig "${SV[@]}" -- ./app2
+expect sigstruct_of_other_program 126 'refused: launch: sigstruct is for measurement' \
+	run --sigstruct app1.sig "${SV[@]}" -- ./app2
+grep -rqa "$CANARY" sv && fail signed_no_plaintext || pass signed_no_plaintext
+
 # a missing record is refused: deleting it is how a rollback would be hidden
 mv state/tags state/tags.saved
 expect no_tag_refused 126 'refused: volume /data .*no recorded tag.*--adopt-volumes' \
