@@ -19,12 +19,6 @@
 
 #include "shield/shield.h"
 
-static int fail(int e)
-{
-	errno = e;
-	return -1;
-}
-
 /* Where lock files live: $SHELTER_RUNTIME_DIR, else /run/shelter for root, else
  * $XDG_RUNTIME_DIR/shelter, else /tmp/shelter-UID. */
 static int runtime_dir(char *buf, size_t size)
@@ -41,7 +35,7 @@ static int runtime_dir(char *buf, size_t size)
 		n = snprintf(buf, size, "%s/shelter", xdg);
 	else
 		n = snprintf(buf, size, "/tmp/shelter-%lu", (unsigned long)geteuid());
-	return n < 0 || (size_t)n >= size ? fail(ENAMETOOLONG) : 0;
+	return n < 0 || (size_t)n >= size ? shield_fail(ENAMETOOLONG) : 0;
 }
 
 static int mkdir_private(const char *dir)
@@ -57,7 +51,7 @@ static int mkdir_private(const char *dir)
 	if (REAL(lstat)(dir, &st) < 0)
 		return -1;
 	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077))
-		return fail(EACCES);
+		return shield_fail(EACCES);
 	return 0;
 }
 
@@ -106,7 +100,7 @@ static int lock_cmd(struct shield_ofd *o, int cmd, struct flock *fl)
 	int lfd, r;
 
 	if (o->file == NULL)
-		return fail(EBADF);
+		return shield_fail(EBADF);
 	if (copy.l_whence == SEEK_CUR) {
 		copy.l_start += (off_t)shield_ofd_off(o);
 	} else if (copy.l_whence == SEEK_END) {
@@ -116,14 +110,14 @@ static int lock_cmd(struct shield_ofd *o, int cmd, struct flock *fl)
 		shelter_err_clear(&err);
 		rc = shelter_file_stat(o->file, &st, &err);
 		if (rc != 0)
-			return fail(shield_errno(rc, "lock", o->m->path, o->path, &err));
+			return shield_fail(shield_errno(rc, "lock", o->m->path, o->path, &err));
 		copy.l_start += (off_t)st.size;
 	} else if (copy.l_whence != SEEK_SET) {
-		return fail(EINVAL);
+		return shield_fail(EINVAL);
 	}
 	copy.l_whence = SEEK_SET;
 	if (copy.l_start < 0)
-		return fail(EINVAL);
+		return shield_fail(EINVAL);
 	lfd = shield_ofd_lockfd(o);
 	if (lfd < 0)
 		return -1;
@@ -167,7 +161,7 @@ static int ofd_fcntl(int fd, struct shield_ofd *o, int cmd, void *arg)
 		return REAL(fcntl)(fd, cmd, arg); /* close-on-exec belongs to the descriptor */
 	default:
 		/* leases, notifications, pipe sizes, seals: not for a volume's files */
-		return fail(EINVAL);
+		return shield_fail(EINVAL);
 	}
 }
 
@@ -209,7 +203,7 @@ SHIELD_EXPORT int flock(int fd, int op)
 
 	if (o == NULL)
 		return REAL(flock)(fd, op);
-	lfd = o->file != NULL ? shield_ofd_lockfd(o) : fail(EBADF);
+	lfd = o->file != NULL ? shield_ofd_lockfd(o) : shield_fail(EBADF);
 	r = lfd < 0 ? -1 : REAL(flock)(lfd, op);
 	shield_ofd_put(o);
 	return r;
@@ -227,7 +221,7 @@ static int do_lockf(int fd, int cmd, off_t len)
 		fl.l_type = F_RDLCK;
 		if (fcntl(fd, F_GETLK, &fl) < 0)
 			return -1;
-		return fl.l_type == F_UNLCK || fl.l_pid == getpid() ? 0 : fail(EACCES);
+		return fl.l_type == F_UNLCK || fl.l_pid == getpid() ? 0 : shield_fail(EACCES);
 	case F_ULOCK:
 		fl.l_type = F_UNLCK;
 		return fcntl(fd, F_SETLK, &fl);
@@ -238,7 +232,7 @@ static int do_lockf(int fd, int cmd, off_t len)
 		fl.l_type = F_WRLCK;
 		return fcntl(fd, F_SETLK, &fl);
 	default:
-		return fail(EINVAL);
+		return shield_fail(EINVAL);
 	}
 }
 

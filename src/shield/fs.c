@@ -33,12 +33,6 @@ static const char *opaque(const char *p)
 	return p;
 }
 
-static int fail(int e)
-{
-	errno = e;
-	return -1;
-}
-
 static int lib_fail(const struct shield_path *p, int rc, const char *what,
 		    const struct shelter_err *err)
 {
@@ -118,7 +112,7 @@ int shield_follow(struct shield_path *p, int follow, struct shelter_stat *st)
 		if (st->type != SHELTER_FT_LNK || !follow)
 			return 0;
 		if (hop == LINK_HOPS)
-			return fail(ELOOP);
+			return shield_fail(ELOOP);
 		rc = shelter_volume_readlink(p->m->vol, p->path, target, sizeof(target), &err);
 		if (rc != 0)
 			return lib_fail(p, rc, "readlink", &err);
@@ -129,11 +123,11 @@ int shield_follow(struct shield_path *p, int follow, struct shelter_stat *st)
 				: snprintf(dir, sizeof(dir), "%s/%.*s/%s", m->path,
 					   slash != NULL ? (int)(slash - p->path) : 0, p->path, target);
 		if (n < 0 || (size_t)n >= sizeof(dir))
-			return fail(ENAMETOOLONG);
+			return shield_fail(ENAMETOOLONG);
 		if (shield_resolve(AT_FDCWD, dir, p) < 0)
 			return -1;
 		if (p->m != m)
-			return fail(ELOOP);
+			return shield_fail(ELOOP);
 	}
 }
 
@@ -157,7 +151,7 @@ static int fstat_protected(struct shield_ofd *o, struct stat *st)
 	rc = o->file != NULL ? shelter_file_stat(o->file, &s, &err)
 			     : shelter_volume_stat(o->m->vol, o->path, &s, &err);
 	if (rc != 0)
-		return fail(shield_errno(rc, "stat", o->m->path, o->path, &err));
+		return shield_fail(shield_errno(rc, "stat", o->m->path, o->path, &err));
 	shield_stat_fill(o->m, &s, st);
 	return 0;
 }
@@ -358,7 +352,7 @@ static int do_faccessat(int dirfd, const char *path, int mode, int flags, int fl
 	/* The process owns every file of its volumes: the owner bits decide. */
 	if (((mode & R_OK) && !(s.mode & 0400)) || ((mode & W_OK) && !(s.mode & 0200)) ||
 	    ((mode & X_OK) && !(s.mode & 0100)))
-		return geteuid() == 0 && !(mode & X_OK) ? 0 : fail(EACCES);
+		return geteuid() == 0 && !(mode & X_OK) ? 0 : shield_fail(EACCES);
 	return 0;
 }
 
@@ -393,7 +387,7 @@ static int do_truncate(const char *path, off_t size)
 	if (r <= 0)
 		return r < 0 ? -1 : REAL(truncate64)(p.path, size);
 	if (size < 0)
-		return fail(EINVAL);
+		return shield_fail(EINVAL);
 	shelter_err_clear(&err);
 	rc = shelter_volume_truncate(p.m->vol, p.path, (uint64_t)size, &err);
 	return rc != 0 ? lib_fail(&p, rc, "truncate", &err) : 0;
@@ -422,12 +416,12 @@ static int do_renameat2(int fromfd, const char *from, int tofd, const char *to, 
 		return flags ? REAL(renameat2)(fromfd, a.path, tofd, b.path, flags)
 			     : REAL(renameat)(fromfd, a.path, tofd, b.path);
 	if (a.m != b.m)
-		return fail(EXDEV);
+		return shield_fail(EXDEV);
 	if (flags & ~RENAME_NOREPLACE)
-		return fail(EINVAL); /* RENAME_EXCHANGE and WHITEOUT have no volume operation */
+		return shield_fail(EINVAL); /* RENAME_EXCHANGE and WHITEOUT have no volume operation */
 	shelter_err_clear(&err);
 	if ((flags & RENAME_NOREPLACE) && shelter_volume_stat(b.m->vol, b.path, &st, &err) == 0)
-		return fail(EEXIST);
+		return shield_fail(EEXIST);
 	rc = shelter_volume_rename(a.m->vol, a.path, b.path, &err);
 	return rc != 0 ? lib_fail(&a, rc, "rename", &err) : 0;
 }
@@ -461,7 +455,7 @@ static int do_unlinkat(int dirfd, const char *path, int flags, int which)
 		       : which == 2 ? REAL(rmdir)(p.path)
 				    : REAL(unlinkat)(dirfd, p.path, flags);
 	if (p.path[0] == '\0')
-		return fail(EBUSY); /* the mount itself */
+		return shield_fail(EBUSY); /* the mount itself */
 	shelter_err_clear(&err);
 	rc = (flags & AT_REMOVEDIR) ? shelter_volume_rmdir(p.m->vol, p.path, &err)
 				    : shelter_volume_unlink(p.m->vol, p.path, &err);
@@ -494,7 +488,7 @@ static int do_mkdirat(int dirfd, const char *path, mode_t mode)
 	if (r == 0)
 		return REAL(mkdirat)(dirfd, p.path, mode);
 	if (p.path[0] == '\0')
-		return fail(EEXIST);
+		return shield_fail(EEXIST);
 	shelter_err_clear(&err);
 	rc = shelter_volume_mkdir(p.m->vol, p.path, mode & ~shield_umask() & 07777, &err);
 	return rc != 0 ? lib_fail(&p, rc, "mkdir", &err) : 0;
@@ -546,7 +540,7 @@ static ssize_t do_readlinkat(int dirfd, const char *path, char *buf, size_t size
 	shelter_err_clear(&err);
 	rc = shelter_volume_stat(p.m->vol, p.path, &st, &err);
 	if (rc == 0 && st.type != SHELTER_FT_LNK)
-		return fail(EINVAL);
+		return shield_fail(EINVAL);
 	if (rc == 0)
 		rc = shelter_volume_readlink(p.m->vol, p.path, target, sizeof(target), &err);
 	if (rc != 0)
@@ -576,7 +570,7 @@ static int refuse_link(int fromfd, const char *from, int tofd, const char *to, i
 		return -1;
 	if (ra == 0 && rb == 0)
 		return REAL(linkat)(fromfd, a.path, tofd, b.path, flags);
-	return fail(a.m != b.m ? EXDEV : EPERM);
+	return shield_fail(a.m != b.m ? EXDEV : EPERM);
 }
 
 SHIELD_EXPORT int link(const char *from, const char *to)
@@ -596,7 +590,7 @@ SHIELD_EXPORT int mknodat(int dirfd, const char *path, mode_t mode, dev_t dev)
 
 	if (r <= 0)
 		return r < 0 ? -1 : REAL(mknodat)(dirfd, p.path, mode, dev);
-	return fail(EPERM);
+	return shield_fail(EPERM);
 }
 
 SHIELD_EXPORT int mknod(const char *path, mode_t mode, dev_t dev)
@@ -790,7 +784,7 @@ SHIELD_EXPORT int chdir(const char *path)
 	}
 	if (shield_follow(&p, 1, &s) < 0)
 		return -1;
-	return s.type != SHELTER_FT_DIR ? fail(ENOTDIR) : shield_chdir(&p);
+	return s.type != SHELTER_FT_DIR ? shield_fail(ENOTDIR) : shield_chdir(&p);
 }
 
 SHIELD_EXPORT int fchdir(int fd)
@@ -806,7 +800,7 @@ SHIELD_EXPORT int fchdir(int fd)
 	}
 	p.m = o->m;
 	snprintf(p.path, sizeof(p.path), "%s", o->path);
-	r = o->file != NULL ? fail(ENOTDIR) : shield_chdir(&p);
+	r = o->file != NULL ? shield_fail(ENOTDIR) : shield_chdir(&p);
 	shield_ofd_put(o);
 	return r;
 }
@@ -870,10 +864,10 @@ static int fill_x(char *tmpl, int suffixlen)
 	char *x;
 
 	if (suffixlen < 0 || len < 6 + (size_t)suffixlen)
-		return fail(EINVAL);
+		return shield_fail(EINVAL);
 	x = tmpl + len - suffixlen - 6;
 	if (memcmp(x, "XXXXXX", 6) != 0)
-		return fail(EINVAL);
+		return shield_fail(EINVAL);
 	if (getentropy(rnd, sizeof(rnd)) < 0)
 		return -1;
 	for (int i = 0; i < 6; i++)
@@ -894,7 +888,7 @@ static int make_temp(char *tmpl, int suffixlen, int flags)
 	char saved[PATH_MAX];
 
 	if (strlen(tmpl) >= sizeof(saved))
-		return fail(ENAMETOOLONG);
+		return shield_fail(ENAMETOOLONG);
 	memcpy(saved, tmpl, strlen(tmpl) + 1);
 	for (int tries = 0; tries < 100; tries++) {
 		int fd;
@@ -906,7 +900,7 @@ static int make_temp(char *tmpl, int suffixlen, int flags)
 		if (fd >= 0 || errno != EEXIST)
 			return fd;
 	}
-	return fail(EEXIST);
+	return shield_fail(EEXIST);
 }
 
 SHIELD_EXPORT int mkstemp(char *tmpl)

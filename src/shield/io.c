@@ -21,12 +21,6 @@
 #define KERNEL_O_LARGEFILE 0100000
 #define GATHER_MAX (64u << 20) /* writev: gathered into one atomic write up to this */
 
-static int fail(int e)
-{
-	errno = e;
-	return -1;
-}
-
 static int lib_fail(const struct shield_ofd *o, int code, const char *what,
 		    const struct shelter_err *err)
 {
@@ -82,16 +76,16 @@ static int open_general(struct shield_path *p, int flags, mode_t mode,
 	else
 		return -1;
 	if (rc == 0 && (flags & O_CREAT) && (flags & O_EXCL))
-		return fail(EEXIST);
+		return shield_fail(EEXIST);
 	if (rc == 0 && (st->type == SHELTER_FT_DIR || (flags & O_PATH))) {
 		if (st->type == SHELTER_FT_DIR && (flags & O_ACCMODE) != O_RDONLY && !(flags & O_PATH))
-			return fail(EISDIR);
+			return shield_fail(EISDIR);
 		return 0;
 	}
 	if (rc == 0 && (flags & O_DIRECTORY))
-		return fail(ENOTDIR);
+		return shield_fail(ENOTDIR);
 	if (rc == 0 && st->type == SHELTER_FT_LNK && (flags & O_NOFOLLOW))
-		return fail(ELOOP);
+		return shield_fail(ELOOP);
 	rc = shelter_file_open(p->m->vol, p->path, lib_flags(flags), mode & ~shield_umask() & 07777,
 			       file, err);
 	if (rc == 0)
@@ -110,7 +104,7 @@ static int open_protected(struct shield_path *p, int flags, mode_t mode)
 
 	shelter_err_clear(&err);
 	if ((flags & O_TMPFILE) == O_TMPFILE)
-		return fail(EOPNOTSUPP);
+		return shield_fail(EOPNOTSUPP);
 	rc = open_direct(p, flags, mode, &file, &st, &err);
 	if (rc == 1)
 		rc = open_general(p, flags, mode, &file, &st, &err);
@@ -349,7 +343,7 @@ static ssize_t do_pread(int fd, void *buf, size_t n, off_t off)
 		return REAL(pread64)(fd, buf, n, off);
 	if ((o = usable(o, O_RDONLY)) == NULL)
 		return -1;
-	r = off < 0 ? fail(EINVAL) : ofd_pread(o, buf, n, (uint64_t)off);
+	r = off < 0 ? shield_fail(EINVAL) : ofd_pread(o, buf, n, (uint64_t)off);
 	shield_ofd_put(o);
 	return r;
 }
@@ -365,7 +359,7 @@ static ssize_t do_pwrite(int fd, const void *buf, size_t n, off_t off)
 	if ((o = usable(o, O_WRONLY)) == NULL)
 		return -1;
 	/* Like Linux, an O_APPEND descriptor appends whatever offset is given. */
-	r = off < 0 ? fail(EINVAL) : ofd_pwrite(o, buf, n, (uint64_t)off, &end);
+	r = off < 0 ? shield_fail(EINVAL) : ofd_pwrite(o, buf, n, (uint64_t)off, &end);
 	shield_ofd_put(o);
 	return r;
 }
@@ -413,10 +407,10 @@ static ssize_t iov_total(const struct iovec *iov, int cnt)
 	size_t total = 0;
 
 	if (cnt < 0 || cnt > IOV_MAX)
-		return fail(EINVAL);
+		return shield_fail(EINVAL);
 	for (int i = 0; i < cnt; i++) {
 		if (iov[i].iov_len > SSIZE_MAX - total)
-			return fail(EINVAL);
+			return shield_fail(EINVAL);
 		total += iov[i].iov_len;
 	}
 	return (ssize_t)total;
@@ -431,7 +425,7 @@ static ssize_t ofd_readv(struct shield_ofd *o, const struct iovec *iov, int cnt,
 	if (total < 0)
 		return -1;
 	if ((buf = malloc(total > 0 ? (size_t)total : 1)) == NULL)
-		return fail(ENOMEM);
+		return shield_fail(ENOMEM);
 	r = off < 0 ? ofd_read(o, buf, (size_t)total) : ofd_pread(o, buf, (size_t)total, (uint64_t)off);
 	for (int i = 0, done = 0; r > 0 && i < cnt && done < r; i++) {
 		size_t n = iov[i].iov_len < (size_t)(r - done) ? iov[i].iov_len : (size_t)(r - done);
@@ -455,7 +449,7 @@ static ssize_t ofd_writev(struct shield_ofd *o, const struct iovec *iov, int cnt
 	if ((size_t)total > GATHER_MAX)
 		total = GATHER_MAX; /* a short write, as the kernel may do */
 	if ((buf = malloc(total > 0 ? (size_t)total : 1)) == NULL)
-		return fail(ENOMEM);
+		return shield_fail(ENOMEM);
 	for (int i = 0; i < cnt && at < (size_t)total; i++) {
 		size_t n = iov[i].iov_len < (size_t)total - at ? iov[i].iov_len : (size_t)total - at;
 
@@ -476,7 +470,7 @@ static ssize_t do_readv(int fd, const struct iovec *iov, int cnt, off_t off, int
 		return positional ? REAL(preadv64)(fd, iov, cnt, off) : REAL(readv)(fd, iov, cnt);
 	if ((o = usable(o, O_RDONLY)) == NULL)
 		return -1;
-	r = positional && off < 0 ? fail(EINVAL) : ofd_readv(o, iov, cnt, positional ? off : -1);
+	r = positional && off < 0 ? shield_fail(EINVAL) : ofd_readv(o, iov, cnt, positional ? off : -1);
 	shield_ofd_put(o);
 	return r;
 }
@@ -490,7 +484,7 @@ static ssize_t do_writev(int fd, const struct iovec *iov, int cnt, off_t off, in
 		return positional ? REAL(pwritev64)(fd, iov, cnt, off) : REAL(writev)(fd, iov, cnt);
 	if ((o = usable(o, O_WRONLY)) == NULL)
 		return -1;
-	r = positional && off < 0 ? fail(EINVAL) : ofd_writev(o, iov, cnt, positional ? off : -1);
+	r = positional && off < 0 ? shield_fail(EINVAL) : ofd_writev(o, iov, cnt, positional ? off : -1);
 	shield_ofd_put(o);
 	return r;
 }
@@ -619,7 +613,7 @@ SHIELD_EXPORT off_t lseek(int fd, off_t off, int whence)
 
 	if (o == NULL)
 		return REAL(lseek64)(fd, off, whence);
-	r = (o->flags & O_PATH) ? fail(EBADF) : ofd_seek(o, off, whence);
+	r = (o->flags & O_PATH) ? shield_fail(EBADF) : ofd_seek(o, off, whence);
 	shield_ofd_put(o);
 	return r;
 }
@@ -638,7 +632,7 @@ static int do_ftruncate(int fd, off_t size)
 	if (o == NULL)
 		return REAL(ftruncate64)(fd, size);
 	if (o->file == NULL || (o->flags & O_ACCMODE) == O_RDONLY || size < 0) {
-		r = fail(o->file == NULL && (o->flags & O_PATH) ? EBADF : EINVAL);
+		r = shield_fail(o->file == NULL && (o->flags & O_PATH) ? EBADF : EINVAL);
 	} else {
 		shelter_err_clear(&err);
 		rc = shelter_file_truncate(o->file, (uint64_t)size, &err);
@@ -696,7 +690,7 @@ SHIELD_EXPORT int sync_file_range(int fd, off_t off, off_t len, unsigned int fla
 {
 	if (!shield_fd_is_protected(fd))
 		return REAL(sync_file_range)(fd, off, len, flags);
-	return off < 0 || len < 0 ? fail(EINVAL) : 0;
+	return off < 0 || len < 0 ? shield_fail(EINVAL) : 0;
 }
 
 /* syncfs on a protected descriptor syncs its volume. */
@@ -740,7 +734,7 @@ static int extend(int fd, off_t off, off_t len)
 	if (o == NULL)
 		return -2;
 	if (off < 0 || len <= 0 || off > INT64_MAX - len)
-		r = fail(EINVAL);
+		r = shield_fail(EINVAL);
 	else if (ofd_size(o, &size) < 0)
 		r = -1;
 	shield_ofd_put(o);
@@ -768,7 +762,7 @@ SHIELD_EXPORT int fallocate(int fd, int mode, off_t off, off_t len)
 	if (!shield_fd_is_protected(fd))
 		return REAL(fallocate64)(fd, mode, off, len);
 	if (mode != 0 && mode != FALLOC_FL_KEEP_SIZE)
-		return fail(EOPNOTSUPP);
+		return shield_fail(EOPNOTSUPP);
 	return mode == FALLOC_FL_KEEP_SIZE ? 0 : extend(fd, off, len);
 }
 

@@ -29,6 +29,7 @@
 #ifndef SHELTER_SHIELD_H
 #define SHELTER_SHIELD_H
 
+#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -50,6 +51,13 @@ void shield_security(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 /* Fail closed before main(): log the reason and _exit(SHIELD_EXIT_REFUSED). */
 _Noreturn void shield_die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define SHIELD_EXIT_REFUSED 126
+
+/* errno = e; -1: the return of a libc function that failed. */
+static inline int shield_fail(int e)
+{
+	errno = e;
+	return -1;
+}
 
 /* errno for a library code; logs a security event for integrity codes, naming
  * the mount and path (what = "read", "open", ...). Returns the errno value. */

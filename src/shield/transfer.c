@@ -27,12 +27,6 @@ static char *bounce_buffer(void)
 	return bounce_buf;
 }
 
-static int fail(int e)
-{
-	errno = e;
-	return -1;
-}
-
 /* Write all of buf (at *off when off is not NULL); the bytes written, which are
  * fewer than n only when a write failed or would block (errno says which). */
 static size_t write_all(int out, off_t *off, const char *buf, size_t n)
@@ -66,7 +60,7 @@ static ssize_t bounce(int in, off_t *in_off, int out, off_t *out_off, size_t cou
 	if (track && (pos = lseek(in, 0, SEEK_CUR)) < 0)
 		return -1;
 	if ((buf = bounce_buffer()) == NULL)
-		return fail(ENOMEM);
+		return shield_fail(ENOMEM);
 	while (total < count) {
 		size_t want = count - total < BOUNCE ? count - total : BOUNCE;
 		ssize_t got = in_off != NULL ? pread(in, buf, want, *in_off)
@@ -93,7 +87,7 @@ static ssize_t bounce(int in, off_t *in_off, int out, off_t *out_off, size_t cou
 	if (track && lseek(in, pos, SEEK_SET) < 0)
 		return -1;
 	if (total == 0 && error != 0)
-		return fail(error);
+		return shield_fail(error);
 	return (ssize_t)total;
 }
 
@@ -120,7 +114,7 @@ SHIELD_EXPORT ssize_t copy_file_range(int in, off_t *in_off, int out, off_t *out
 	if (!shield_fd_is_protected(in) && !shield_fd_is_protected(out))
 		return REAL(copy_file_range)(in, in_off, out, out_off, len, flags);
 	if (flags != 0)
-		return fail(EINVAL);
+		return shield_fail(EINVAL);
 	return bounce(in, in_off, out, out_off, len);
 }
 
