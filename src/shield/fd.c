@@ -104,13 +104,8 @@ static int lock_cmd(struct shield_ofd *o, int cmd, struct flock *fl)
 	if (copy.l_whence == SEEK_CUR) {
 		copy.l_start += (off_t)shield_ofd_off(o);
 	} else if (copy.l_whence == SEEK_END) {
-		struct shelter_err err;
-		int rc;
-
-		shelter_err_clear(&err);
-		rc = shelter_file_stat(o->file, &st, &err);
-		if (rc != 0)
-			return shield_fail(shield_errno(rc, "lock", o->m->path, o->path, &err));
+		if (shield_ofd_stat(o, "lock", &st) < 0)
+			return -1;
 		copy.l_start += (off_t)st.size;
 	} else if (copy.l_whence != SEEK_SET) {
 		return shield_fail(EINVAL);

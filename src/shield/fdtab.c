@@ -187,6 +187,19 @@ void shield_ofd_put(struct shield_ofd *o)
 	free(o);
 }
 
+int shield_ofd_stat(struct shield_ofd *o, const char *what, struct shelter_stat *out)
+{
+	struct shelter_err err;
+	int rc;
+
+	shelter_err_clear(&err);
+	rc = o->file != NULL ? shelter_file_stat(o->file, out, &err)
+			     : shelter_volume_stat(o->m->vol, o->path, out, &err);
+	if (rc != 0)
+		return shield_fail(shield_errno(rc, what, o->m->path, o->path, &err));
+	return 0;
+}
+
 int shield_placeholder(struct shield_mount *m, int cloexec)
 {
 	return REAL(fcntl)(m->placeholder_dir, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, 0);

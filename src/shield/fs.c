@@ -144,14 +144,9 @@ static int stat_protected(struct shield_path *p, int follow, struct stat *st)
 static int fstat_protected(struct shield_ofd *o, struct stat *st)
 {
 	struct shelter_stat s;
-	struct shelter_err err;
-	int rc;
 
-	shelter_err_clear(&err);
-	rc = o->file != NULL ? shelter_file_stat(o->file, &s, &err)
-			     : shelter_volume_stat(o->m->vol, o->path, &s, &err);
-	if (rc != 0)
-		return shield_fail(shield_errno(rc, "stat", o->m->path, o->path, &err));
+	if (shield_ofd_stat(o, "stat", &s) < 0)
+		return -1;
 	shield_stat_fill(o->m, &s, st);
 	return 0;
 }

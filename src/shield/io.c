@@ -559,14 +559,9 @@ SHIELD_EXPORT ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off_
 static int ofd_size(struct shield_ofd *o, uint64_t *size)
 {
 	struct shelter_stat st;
-	struct shelter_err err;
-	int rc;
 
-	shelter_err_clear(&err);
-	rc = o->file != NULL ? shelter_file_stat(o->file, &st, &err)
-			     : shelter_volume_stat(o->m->vol, o->path, &st, &err);
-	if (rc != 0)
-		return lib_fail(o, rc, "stat", &err);
+	if (shield_ofd_stat(o, "stat", &st) < 0)
+		return -1;
 	*size = st.size;
 	return 0;
 }

@@ -148,6 +148,10 @@ struct shield_ofd *shield_ofd_new(struct shield_mount *m, struct shelter_file *f
 				  const char *path, uint64_t ino, int flags);
 void shield_ofd_put(struct shield_ofd *o);
 
+/* The attributes of o's node (its file, or its directory), as what ("stat",
+ * "lock"...) names the call in the errors it logs; -1 with errno. */
+int shield_ofd_stat(struct shield_ofd *o, const char *what, struct shelter_stat *out);
+
 /* The descriptor of o's lock file (fd.c, §4), opened on first use; -1 with errno
  * ENOLCK when the runtime directory cannot be used. Closed with the ofd. */
 int shield_ofd_lockfd(struct shield_ofd *o);
