@@ -54,6 +54,13 @@ struct shelter_volume_options {
 	/* When non-NULL, open fails with SHELTER_E_STALE unless this tag is the
 	 * volume's current tag or an earlier point of its history (§6). */
 	const uint8_t *expected_tag;
+	/* Keep up to this many bytes of decrypted chunks in memory, rounded down to a
+	 * power of two times 4096 (0: no cache; at most 16 GiB), so that reading a
+	 * chunk again costs a copy instead of a read and a decryption (§7.4). A hit is
+	 * the authenticated plaintext of the chunk's current record, so writes of
+	 * other processes stay visible. The memory is reserved at open, touched as
+	 * chunks are cached, and wiped at close. */
+	uint64_t cache_bytes;
 };
 
 /* Create an empty volume in dir (created if absent; must be empty otherwise). */

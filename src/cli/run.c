@@ -68,6 +68,8 @@ static const char run_help[] =
 	"The session's measurement is `shelter measure --shield SHIELD --volume PATH...\n"
 	"[--env-allow/--env ...] -- PROGRAM [ARGS...]` with the same PROGRAM as written.\n"
 	"\n"
+	"Each volume keeps up to $SHELTER_SHIELD_CACHE_MB MiB (default 64, 0 for none) of\n"
+	"decrypted chunks in the program's memory, so re-reads cost a copy.\n"
 	"The shield is ../lib/libshelter-shield.so next to this binary, or $SHELTER_SHIELD_LIB.\n"
 	"Exit codes: PROGRAM's own once it runs; 126 refused (a program the shield cannot\n"
 	"cover, a volume or attestation refused), 127 PROGRAM not found, 2 usage,\n"

@@ -48,6 +48,7 @@ struct launch {
 	const char **mounts; /* the mount paths again, for the measurement */
 	const char **vol_lines; /* SHIELD_ENV_VOLUMES split (kept, as split_lines says) */
 	int adopt;
+	uint64_t cache_bytes; /* per volume, from SHIELD_ENV_CACHE */
 	const char *platform, *state;
 	const char *cas_url, *cas_cert, *session, *sigstruct;
 	const char **env_allow, **env_fixed;
@@ -165,6 +166,24 @@ static void read_cas_env(struct launch *l)
 		l->env_fixed = split_lines(fixed, &l->env_fixed_count);
 }
 
+/* SHIELD_ENV_CACHE: whole MiB, nothing else, so a typo is not a silent default. */
+static uint64_t read_cache_size(void)
+{
+	const char *s = getenv(SHIELD_ENV_CACHE);
+	uint64_t mb = 0;
+
+	if (s == NULL)
+		return (uint64_t)SHIELD_CACHE_MB_DEFAULT << 20;
+	size_t digits = strspn(s, "0123456789");
+
+	for (size_t i = 0; i < digits && mb <= SHIELD_CACHE_MB_MAX; i++)
+		mb = mb * 10 + (uint64_t)(s[i] - '0');
+	if (digits == 0 || s[digits] != '\0' || mb > SHIELD_CACHE_MB_MAX)
+		shield_die("launch: %s='%s': want a whole number of MiB from 0 to %d",
+			   SHIELD_ENV_CACHE, s, SHIELD_CACHE_MB_MAX);
+	return mb << 20;
+}
+
 static void read_launch(struct launch *l)
 {
 	const char *vols = getenv(SHIELD_ENV_VOLUMES), *adopt = getenv(SHIELD_ENV_ADOPT);
@@ -179,6 +198,7 @@ static void read_launch(struct launch *l)
 	/* an operator's decision for this start, not for the programs it execs */
 	l->adopt = adopt != NULL && strcmp(adopt, "1") == 0;
 	unsetenv(SHIELD_ENV_ADOPT);
+	l->cache_bytes = read_cache_size();
 	l->platform = getenv(SHIELD_ENV_PLATFORM);
 	l->state = getenv(SHIELD_ENV_STATE);
 	l->session = getenv(SHIELD_ENV_SESSION);
@@ -360,7 +380,9 @@ static _Noreturn void die_open(const struct volplan *p, int rc, const struct she
 static struct shelter_volume *plan_open(const struct launch *l, struct volplan *p,
 					const uint8_t key[SHELTER_VOLUME_KEY_SIZE])
 {
-	struct shelter_volume_options o = { .expected_tag = p->has_tag ? p->tag : NULL };
+	struct shelter_volume_options o = { .expected_tag = p->has_tag && !p->empty ? p->tag
+										  : NULL,
+					    .cache_bytes = l->cache_bytes };
 	struct shelter_volume *vol = NULL;
 	struct shelter_err err;
 	int rc;
@@ -381,7 +403,7 @@ static struct shelter_volume *plan_open(const struct launch *l, struct volplan *
 	shelter_err_clear(&err);
 	rc = p->empty ? shelter_volume_create(p->host, key, &err) : 0;
 	if (rc == 0)
-		rc = shelter_volume_open(p->host, key, p->empty ? NULL : &o, &vol, &err);
+		rc = shelter_volume_open(p->host, key, &o, &vol, &err);
 	if (rc < 0)
 		die_open(p, rc, &err);
 	p->created = p->empty;

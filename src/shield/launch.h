@@ -47,6 +47,11 @@
 #define SHIELD_ENV_ENV_ALLOW "SHELTER_SHIELD_ENV_ALLOW"
 #define SHIELD_ENV_ENV_FIXED "SHELTER_SHIELD_ENV"
 #define SHIELD_ENV_SIGSTRUCT "SHELTER_SHIELD_SIGSTRUCT"
+/* MiB of decrypted chunks each volume keeps in memory (docs/shield.md §4; default
+ * SHIELD_CACHE_MB_DEFAULT, 0 for none, at most SHIELD_CACHE_MB_MAX). */
+#define SHIELD_ENV_CACHE "SHELTER_SHIELD_CACHE_MB"
+#define SHIELD_CACHE_MB_DEFAULT 64
+#define SHIELD_CACHE_MB_MAX 16384
 
 /* Where the CAS's files are delivered (a protected in-memory volume). */
 #define SHIELD_SECRETS_PATH "/run/secrets"

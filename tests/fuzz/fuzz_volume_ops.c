@@ -196,7 +196,9 @@ static void on_problem(void *ctx, int kind, const char *where, const char *detai
 
 static int open_vol(const uint8_t *expected, struct shelter_volume **out)
 {
-	struct shelter_volume_options opts = { .segment_size = 65536, .expected_tag = expected };
+	/* a tiny plaintext cache (volume.md §7.4): 8 slots, so chunks collide and evict */
+	struct shelter_volume_options opts = { .segment_size = 65536, .expected_tag = expected,
+						.cache_bytes = 8 * 4096 };
 	struct shelter_err err;
 	int rc;
 

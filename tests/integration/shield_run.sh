@@ -93,6 +93,13 @@ fi
 grep -rqa "$CANARY" v1 state && fail no_plaintext_on_host || pass no_plaintext_on_host
 [ ! -e /data/f ] && pass nothing_at_mount_path_on_host || fail nothing_at_mount_path_on_host
 expect volume_reopened 0 "^got $CANARY\$" run "${V[@]}" -- sh -c 'read l < /data/f; echo "got $l"'
+# the plaintext cache's size (docs/shield.md §4): 0 turns it off, nonsense refuses
+expect cache_off_reads_back 0 "^got $CANARY\$" env SHELTER_SHIELD_CACHE_MB=0 \
+	"$S" run "${V[@]}" -- sh -c 'read l < /data/f; echo "got $l"'
+expect cache_size_refused 126 "SHELTER_SHIELD_CACHE_MB='64M': want a whole number of MiB" \
+	env SHELTER_SHIELD_CACHE_MB=64M "$S" run "${V[@]}" -- /bin/true
+expect cache_size_too_big 126 "SHELTER_SHIELD_CACHE_MB='99999'" \
+	env SHELTER_SHIELD_CACHE_MB=99999 "$S" run "${V[@]}" -- /bin/true
 # exec: the new program starts its own shield even from an emptied environment,
 # is measured as itself, and in embedded mode cannot open this volume (§1.7)
 expect exec_stays_shielded 0 '^LD_PRELOAD=.*libshelter-shield' run -- sh -c 'env -i /usr/bin/env'

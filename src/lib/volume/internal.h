@@ -17,6 +17,7 @@
 #define VOL_SEG_MAX (UINT64_C(1) << 30) /* record offsets are 32-bit (§4) */
 #define VOL_WRITE_GROUP (1u << 20) /* bytes of one atomic write group, any alignment */
 #define VOL_WINDOW (UINT64_C(4) << 20)
+#define VOL_CACHE_MAX (UINT64_C(1) << 34) /* plaintext cache bytes (§7.4) */
 
 struct vol_seg {
 	uint64_t segno;
@@ -54,6 +55,18 @@ struct vol_report {
 	int error_reported; /* the error open returns has been reported already */
 };
 
+/* §7.4: one slot of the plaintext chunk cache; seq 0 marks an empty slot. */
+struct vol_cache_slot {
+	uint64_t ino, chunk, seq, segno;
+};
+
+struct vol_cache {
+	struct vol_cache_slot *slots; /* NULL: no cache */
+	uint8_t *data;                /* (mask + 1) * VF_CHUNK bytes of plaintext */
+	size_t mask;
+	uint64_t hits, misses;        /* reads served from the cache or the log */
+};
+
 struct shelter_volume {
 	pthread_mutex_t mu;
 	char *dir;
@@ -77,6 +90,7 @@ struct shelter_volume {
 	uint8_t *wbuf;
 	size_t wlen, wcap;
 	struct vol_group *grp;
+	struct vol_cache cache;
 	/* replay scratch */
 	uint8_t *window;
 	uint8_t *scratch;
@@ -126,6 +140,16 @@ int vol_pread_full(int fd, void *buf, size_t size, uint64_t off, size_t *out_got
 int vol_write_all(int fd, const uint8_t *buf, size_t size, uint64_t off);
 int vol_seal(struct shelter_volume *v, int open_next, struct shelter_err *err);
 void vol_recent_push(struct shelter_volume *v, const uint8_t chain[SHELTER_SHA256_SIZE]);
+
+/* cache.c (§7.4): all under v->mu */
+int vol_cache_init(struct vol_cache *c, uint64_t bytes);
+void vol_cache_free(struct vol_cache *c);
+/* 1 and the plaintext in out (NULL: only probe) when loc's record is cached. */
+int vol_cache_get(struct shelter_volume *v, uint64_t ino, uint64_t chunk,
+		  const struct vs_chunk *loc, uint8_t out[VF_CHUNK]);
+/* Remember pt, just authenticated and decrypted from loc's record. */
+void vol_cache_put(struct shelter_volume *v, uint64_t ino, uint64_t chunk,
+		   const struct vs_chunk *loc, const uint8_t pt[VF_CHUNK]);
 
 /* checkpoint.c */
 int vol_find_start(struct shelter_volume *v, struct shelter_err *err);

@@ -782,7 +782,7 @@ static int open_chunk(struct shelter_volume *v, const struct vs_inode *n, uint64
 }
 
 /* How many chunks from first on (at most max) lie back to back in one segment. */
-static size_t run_length(const struct shelter_volume *v, const struct vs_inode *n,
+static size_t run_length(struct shelter_volume *v, const struct vs_inode *n,
 			 uint64_t first, size_t max)
 {
 	const struct vs_chunk *a = vs_cm_get(&n->chunks, first), *b;
@@ -791,7 +791,8 @@ static size_t run_length(const struct shelter_volume *v, const struct vs_inode *
 
 	while (len < max && (b = vs_cm_get(&n->chunks, first + len)) != NULL &&
 	       b->seg == a->seg &&
-	       chunk_offset(&v->segs[b->seg], b) == start + len * (uint64_t)VF_DATA_REC_SIZE)
+	       chunk_offset(&v->segs[b->seg], b) == start + len * (uint64_t)VF_DATA_REC_SIZE &&
+	       !vol_cache_get(v, n->ino, first + len, b, NULL))
 		len++;
 	return len;
 }
@@ -813,17 +814,24 @@ int vol_read_chunks(struct shelter_volume *v, const struct vs_inode *n, uint64_t
 			i++;
 			continue;
 		}
+		if (vol_cache_get(v, n->ino, first + i, loc, out + i * VF_CHUNK)) {
+			i++;
+			continue;
+		}
 		len = run_length(v, n, first + i, count - i < max ? count - i : max);
 		rc = vol_pread_full(v->segs[loc->seg].fd, v->window, len * VF_DATA_REC_SIZE,
 				    chunk_offset(&v->segs[loc->seg], loc), &got);
 		if (rc < 0)
 			return shelter_err_errno(err, -rc, "read chunk %" PRIu64, first + i);
 		for (size_t k = 0; k < len && rc == 0; k++) {
+			const struct vs_chunk *kl = vs_cm_get(&n->chunks, first + i + k);
 			size_t at = k * VF_DATA_REC_SIZE;
+			uint8_t *pt = out + (i + k) * VF_CHUNK;
 
-			rc = open_chunk(v, n, first + i + k, vs_cm_get(&n->chunks, first + i + k),
-					v->window + at, got > at ? got - at : 0,
-					out + (i + k) * VF_CHUNK, err);
+			rc = open_chunk(v, n, first + i + k, kl, v->window + at,
+					got > at ? got - at : 0, pt, err);
+			if (rc == 0)
+				vol_cache_put(v, n->ino, first + i + k, kl, pt);
 		}
 		i += len;
 	}

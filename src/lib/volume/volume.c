@@ -56,6 +56,7 @@ static void vol_free(struct shelter_volume *v)
 		close(v->dirfd);
 	free(v->wbuf);
 	free(v->grp);
+	vol_cache_free(&v->cache);
 	free(v->window);
 	free(v->scratch);
 	free(v->dir);
@@ -150,7 +151,12 @@ int vol_open_common(const char *dir, const uint8_t key[SHELTER_VOLUME_KEY_SIZE],
 				  : opts->segment_size > VOL_SEG_MAX ? VOL_SEG_MAX
 								     : opts->segment_size;
 	v->expect = opts ? opts->expected_tag : NULL;
-	rc = open_files(v, dir, err);
+	rc = opts != NULL && !readonly ? vol_cache_init(&v->cache, opts->cache_bytes) : 0;
+	if (rc < 0)
+		rc = shelter_err_set(err, rc, "plaintext cache of %" PRIu64 " bytes: out of memory",
+				     opts->cache_bytes);
+	if (rc == 0)
+		rc = open_files(v, dir, err);
 	if (rc == 0)
 		rc = load_header(v, key, err);
 	if (rc == 0 && v->logfd < 0)
