@@ -41,6 +41,7 @@ LDFLAGS_ALL := $(BASE_LDFLAGS) $(VARIANT_LDFLAGS) $(LDFLAGS)
 LIB_SRCS := $(sort $(wildcard src/lib/*/*.c))
 CLI_SRCS := $(sort $(wildcard src/cli/*.c))
 CAS_SRCS := $(sort $(wildcard src/cas/*.c))
+FRESH_SRCS := $(sort $(wildcard src/freshness/*.c))
 SHIELD_SRCS := $(sort $(wildcard src/shield/*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 HELPER_SRCS := $(sort $(wildcard tests/helpers/*.c))
@@ -49,6 +50,7 @@ FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(O)/obj/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(O)/obj/%.o)
 CAS_OBJS := $(CAS_SRCS:%.c=$(O)/obj/%.o)
+FRESH_OBJS := $(FRESH_SRCS:%.c=$(O)/obj/%.o)
 SHIELD_OBJS := $(SHIELD_SRCS:%.c=$(O)/obj/%.o)
 # the file shield without its start-up (which needs a TEE): linked into test_shield
 SHIELD_CORE := real log mount fdtab fd io fs map transfer stdio dir
@@ -60,6 +62,8 @@ FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(O)/fuzz/%)
 LIBA := $(O)/lib/libshelter.a
 LIBSO := $(O)/lib/libshelter.so
 LIBCAS := $(O)/lib/libshelter-cas.a
+# the freshness service: endorser and coordinator (docs/protocols/freshness.md)
+LIBFRESH := $(O)/lib/libshelter-fresh.a
 # the shield: preloaded into programs by `shelter run` (docs/shield.md)
 SHIELD := $(O)/lib/libshelter-shield.so
 SHELTER := $(O)/bin/shelter
@@ -90,6 +94,10 @@ $(LIBCAS): $(CAS_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+$(LIBFRESH): $(FRESH_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
 $(LIBSO): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) -shared $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
@@ -100,43 +108,43 @@ $(SHIELD): $(SHIELD_OBJS) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) -shared $(LDFLAGS_ALL) -Wl,--exclude-libs,ALL -o $@ $(SHIELD_OBJS) $(LIBA) $(LIBS) -ldl
 
-$(SHELTER): $(CLI_OBJS) $(LIBCAS) $(LIBA)
+$(SHELTER): $(CLI_OBJS) $(LIBFRESH) $(LIBCAS) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJS) $(LIBCAS) $(LIBA) $(LIBS) $(CAS_LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJS) $(LIBFRESH) $(LIBCAS) $(LIBA) $(LIBS) $(CAS_LIBS)
 
-$(O)/tests/%: $(O)/obj/tests/unit/%.o $(LIBCAS) $(LIBA)
+$(O)/tests/%: $(O)/obj/tests/unit/%.o $(LIBFRESH) $(LIBCAS) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBCAS) $(LIBA) $(LIBS) $(CAS_LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBFRESH) $(LIBCAS) $(LIBA) $(LIBS) $(CAS_LIBS)
 
-$(O)/tests/test_shield: $(O)/obj/tests/unit/test_shield.o $(SHIELD_CORE_OBJS) $(LIBCAS) $(LIBA)
+$(O)/tests/test_shield: $(O)/obj/tests/unit/test_shield.o $(SHIELD_CORE_OBJS) $(LIBFRESH) $(LIBCAS) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(SHIELD_CORE_OBJS) $(LIBCAS) $(LIBA) $(LIBS) $(CAS_LIBS) -ldl
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(SHIELD_CORE_OBJS) $(LIBFRESH) $(LIBCAS) $(LIBA) $(LIBS) $(CAS_LIBS) -ldl
 
 # the tag record (tags.c) with the two files it calls, without the start-up
 $(O)/tests/test_shield_tags: $(O)/obj/tests/unit/test_shield_tags.o \
 		$(O)/obj/src/shield/tags.o $(O)/obj/src/shield/log.o $(O)/obj/src/shield/real.o \
-		$(LIBCAS) $(LIBA)
+		$(LIBFRESH) $(LIBCAS) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $(filter %.o,$^) $(LIBCAS) $(LIBA) $(LIBS) $(CAS_LIBS) -ldl
+	$(CC) $(LDFLAGS_ALL) -o $@ $(filter %.o,$^) $(LIBFRESH) $(LIBCAS) $(LIBA) $(LIBS) $(CAS_LIBS) -ldl
 
-$(O)/tests/%: $(O)/obj/tests/helpers/%.o $(LIBCAS) $(LIBA)
+$(O)/tests/%: $(O)/obj/tests/helpers/%.o $(LIBFRESH) $(LIBCAS) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBCAS) $(LIBA) $(LIBS) $(CAS_LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBFRESH) $(LIBCAS) $(LIBA) $(LIBS) $(CAS_LIBS)
 
-$(O)/fuzz/%: $(O)/obj/tests/fuzz/%.o $(LIBCAS) $(LIBA)
+$(O)/fuzz/%: $(O)/obj/tests/fuzz/%.o $(LIBFRESH) $(LIBCAS) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBCAS) $(LIBA) $(LIBS) $(CAS_LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBFRESH) $(LIBCAS) $(LIBA) $(LIBS) $(CAS_LIBS)
 
 # fuzzers of shield parsers: the one file under test and real.o, never launch.o
 $(O)/fuzz/fuzz_tagrec: $(O)/obj/tests/fuzz/fuzz_tagrec.o $(O)/obj/src/shield/tags.o \
-		$(O)/obj/src/shield/real.o $(LIBCAS) $(LIBA)
+		$(O)/obj/src/shield/real.o $(LIBFRESH) $(LIBCAS) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $(filter %.o,$^) $(LIBCAS) $(LIBA) $(LIBS) $(CAS_LIBS) -ldl
+	$(CC) $(LDFLAGS_ALL) -o $@ $(filter %.o,$^) $(LIBFRESH) $(LIBCAS) $(LIBA) $(LIBS) $(CAS_LIBS) -ldl
 
 $(O)/fuzz/fuzz_shield_path: $(O)/obj/tests/fuzz/fuzz_shield_path.o $(O)/obj/src/shield/mount.o \
-		$(O)/obj/src/shield/real.o $(LIBCAS) $(LIBA)
+		$(O)/obj/src/shield/real.o $(LIBFRESH) $(LIBCAS) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $(filter %.o,$^) $(LIBCAS) $(LIBA) $(LIBS) $(CAS_LIBS) -ldl
+	$(CC) $(LDFLAGS_ALL) -o $@ $(filter %.o,$^) $(LIBFRESH) $(LIBCAS) $(LIBA) $(LIBS) $(CAS_LIBS) -ldl
 
 deps:
 	@scripts/install-deps.sh
