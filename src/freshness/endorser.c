@@ -13,6 +13,8 @@
 
 struct slot {
 	struct fr_entry e; /* flags: FR_FLAG_CERTIFIED */
+	uint8_t prev[FR_HASH]; /* the tail below e.tail when e came from an append */
+	int has_prev;
 	int used;
 };
 
@@ -82,6 +84,7 @@ static void set_slot(struct endorser *e, struct slot *s, const uint8_t handle[FR
 	if (!s->used)
 		e->count++;
 	s->used = 1;
+	s->has_prev = 0;
 	memcpy(s->e.handle, handle, FR_HASH);
 	s->e.height = height;
 	memcpy(s->e.tail, tail, FR_HASH);
@@ -203,12 +206,16 @@ static int do_create(struct endorser *e, const struct endorser_item *it, struct 
 
 	if (s == NULL)
 		return SHELTER_E_NOMEM;
-	if (s->used)
-		return SHELTER_E_EXIST;
 	if (it->height != 0)
 		return SHELTER_E_INVAL;
 	if (fr_tail_genesis(it->handle, it->value, tail) < 0)
 		return SHELTER_E_INTERNAL;
+	if (s->used && s->e.height == 0 && memcmp(s->e.tail, tail, FR_HASH) == 0) {
+		*res = s->e; /* the same create again */
+		return 0;
+	}
+	if (s->used)
+		return SHELTER_E_EXIST;
 	set_slot(e, s, it->handle, 0, tail, 0);
 	*res = s->e;
 	return 0;
@@ -222,6 +229,14 @@ static int do_append(struct endorser *e, const struct endorser_item *it, struct 
 
 	if (!s->used)
 		return SHELTER_E_NOENT;
+	/* the same append again (a lost answer, a client finishing a step after a
+	 * crash, §6.3): the same receipt, nothing changes */
+	if (it->height != 0 && s->e.height == it->height && s->has_prev &&
+	    fr_tail_next(s->prev, it->height, it->value, tail) == 0 &&
+	    memcmp(tail, s->e.tail, FR_HASH) == 0) {
+		*res = s->e;
+		return 0;
+	}
 	if (it->height == 0 || s->e.height >= it->height)
 		return SHELTER_E_CONFLICT; /* that height is taken here */
 	if (s->e.height != it->height - 1)
@@ -234,7 +249,9 @@ static int do_append(struct endorser *e, const struct endorser_item *it, struct 
 	}
 	if (fr_tail_next(s->e.tail, it->height, it->value, tail) < 0)
 		return SHELTER_E_INTERNAL;
+	memcpy(s->prev, s->e.tail, FR_HASH);
 	set_slot(e, s, it->handle, it->height, tail, 0);
+	s->has_prev = 1;
 	*res = s->e;
 	return 0;
 }

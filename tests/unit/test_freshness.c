@@ -295,7 +295,10 @@ static void endorser_appends_only_on_certified_states(void)
 		 SHELTER_E_UNTRUSTED);
 	CHECK_OK(append_on(&w, 0, 1, 0x01, w.created, 2, &r1[0]));
 	CHECK_OK(append_on(&w, 1, 1, 0x01, w.created + 1, 2, &r1[1]));
-	/* the same height again, or one skipped */
+	/* the same append again is the same receipt; another digest at that height, or
+	 * a height skipped, is refused */
+	CHECK_OK(append_on(&w, 0, 1, 0x01, NULL, 0, &r));
+	CHECK_MEM(r.sig, r1[0].sig, FR_SIG);
 	CHECK_RC(append_on(&w, 0, 1, 0x05, NULL, 0, &r), SHELTER_E_CONFLICT);
 	CHECK_RC(append_on(&w, 2, 2, 0x02, w.created, 2, &r), SHELTER_E_STALE);
 	/* the lagging third endorser jumps to the certified height 1 */
@@ -314,6 +317,21 @@ static void endorser_appends_only_on_certified_states(void)
 	CHECK_OK(append_on(&w, 2, 2, 0x02, NULL, 0, &r));
 	CHECK_OK(read_on(&w, 0, &e));
 	CHECK(e.height == 1 && !(e.flags & FR_FLAG_CERTIFIED));
+	/* a create again: the same digest answers the same, another is refused, and so
+	 * is a create of a handle that has moved on */
+	CHECK_RC(one(w.m[1].e, ENDORSER_CREATE, w.handle, 0, d, NULL, 0, &b), SHELTER_E_EXIST);
+	{
+		uint8_t d2[FR_HASH];
+		uint8_t h3[FR_HASH];
+
+		digest_of(d2, 0x31);
+		digest_of(h3, 0xCC);
+		CHECK_OK(one(w.m[1].e, ENDORSER_CREATE, h3, 0, d2, NULL, 0, &b));
+		fr_batch_free(&b);
+		CHECK_OK(one(w.m[1].e, ENDORSER_CREATE, h3, 0, d2, NULL, 0, &b));
+		fr_batch_free(&b);
+		CHECK_RC(one(w.m[1].e, ENDORSER_CREATE, h3, 0, d, NULL, 0, &b), SHELTER_E_EXIST);
+	}
 	/* an absent handle reads as absent */
 	{
 		uint8_t other[FR_HASH];

@@ -1,0 +1,33 @@
+/* The freshness service's untrusted store (docs/protocols/freshness.md §5): keys to
+ * versioned values with a linearizable compare-and-swap, in an existing
+ * crash-fault-tolerant store. Nothing in it is trusted: every value a client
+ * relies on is signed by endorsers or sealed by the client itself.
+ *
+ * Backends: "sqlite:PATH" (the embedded default; several coordinators on one
+ * machine may share the file) and "etcd:http://HOST:PORT" (etcd v3's JSON gateway).
+ * Ownership: the store is owned by its opener (fresh_store_close); values returned
+ * are malloc'd and owned by the caller. Thread-safe. */
+#ifndef SHELTER_FRESHNESS_STORE_H
+#define SHELTER_FRESHNESS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shelter/error.h"
+
+#define FRESH_KEY_MAX 200
+
+struct fresh_store;
+
+int fresh_store_open(const char *spec, struct fresh_store **out, struct shelter_err *err);
+void fresh_store_close(struct fresh_store *s);
+/* The value and its version (>= 1); SHELTER_E_NOENT when absent. */
+int fresh_store_get(struct fresh_store *s, const char *key, uint8_t **val, size_t *len,
+		    uint64_t *version, struct shelter_err *err);
+/* Write val if the key's version is still expect (0: the key must be absent), as
+ * one linearizable step, durable when it returns 0; *version gets the new version
+ * (may be NULL). SHELTER_E_CONFLICT when the version moved. */
+int fresh_store_put(struct fresh_store *s, const char *key, const uint8_t *val, size_t len,
+		    uint64_t expect, uint64_t *version, struct shelter_err *err);
+
+#endif
