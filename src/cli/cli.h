@@ -14,6 +14,7 @@
 
 int cmd_volume(int argc, char **argv);
 int cmd_cas(int argc, char **argv);
+int cmd_freshness(int argc, char **argv);
 int cmd_session(int argc, char **argv);
 int cmd_attest(int argc, char **argv);
 int cmd_run(int argc, char **argv);
@@ -21,6 +22,14 @@ int cmd_measure(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
 int cmd_platform(int argc, char **argv);
 int cmd_provider(int argc, char **argv);
+/* shelter freshness subcommands of the coordinator and the client (fresh_service.c,
+ * fresh_client.c), dispatched by freshness.c */
+int fresh_cmd_serve(int argc, char **argv);
+int fresh_cmd_init(int argc, char **argv);
+int fresh_cmd_reconfigure(int argc, char **argv);
+int fresh_cmd_create(int argc, char **argv);
+int fresh_cmd_append(int argc, char **argv);
+int fresh_cmd_read(int argc, char **argv);
 
 /* Print "shelter: <what>: <err->msg>" to stderr; returns CLI_FAIL. */
 int cli_fail(const char *what, const struct shelter_err *err);

@@ -15,6 +15,7 @@ struct command {
 static const struct command commands[] = {
 	{ "volume", cmd_volume, "protected volumes: create, import, export, put, cat, ls, tag, verify" },
 	{ "cas", cmd_cas, "the configuration and attestation service: serve" },
+	{ "freshness", cmd_freshness, "the freshness service against rollback: endorser" },
 	{ "session", cmd_session, "CAS sessions of an owner: keygen, apply, show, history, audit" },
 	{ "run", cmd_run, "start a program with the shield: protected volumes, attestation" },
 	{ "attest", cmd_attest, "attest a program to a CAS and print what it would receive" },

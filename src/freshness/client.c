@@ -1,0 +1,387 @@
+/* The freshness client: docs/protocols/freshness.md §3.3 (the view ledger), §6. */
+#include <inttypes.h>
+#include <openssl/sha.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "freshness/client.h"
+#include "freshness/net.h"
+#include "freshness/service.h"
+#include "freshness/wire.h"
+#include "util/buf.h"
+
+#define CALL_MS 30000
+
+struct fresh_client {
+	int fd;
+	uint8_t genesis[FR_HASH];
+	uint8_t *view_body; /* the newest view reached from the genesis; view points here */
+	struct fr_view view;
+};
+
+/* One request and its answer; FW_ERROR answers become their code and message. */
+static int call(struct fresh_client *c, uint8_t type, const uint8_t *body, size_t len,
+		uint8_t **ans, size_t *alen, struct shelter_err *err)
+{
+	char msg[FW_MESSAGE_MAX];
+	uint8_t t = 0;
+	int code = 0, rc = fw_send(c->fd, type, body, len, err);
+
+	*ans = NULL;
+	if (rc == 0)
+		rc = fw_recv(c->fd, &t, ans, alen, err);
+	if (rc == 0 && t == FW_ERROR) {
+		rc = fw_error_decode(*ans, *alen, &code, msg, sizeof(msg)) == 0 ? code
+									   : SHELTER_E_PROTO;
+		rc = shelter_err_set(err, rc, "coordinator: %s", msg);
+	} else if (rc == 0 && t != (type | FW_ANSWER)) {
+		rc = shelter_err_set(err, SHELTER_E_PROTO, "coordinator answered type 0x%02x", t);
+	}
+	if (rc < 0) {
+		free(*ans);
+		*ans = NULL;
+	}
+	return rc;
+}
+
+/* ---- the view ledger (§3.3) ---- */
+
+/* Does rec follow view cur: numbered next, naming it, and locked for it by f + 1
+ * distinct members of cur? */
+static int check_transition(const struct fr_view *cur, const struct fs_view_rec *rec,
+			    const struct fr_view *next, struct shelter_err *err)
+{
+	uint32_t seen = 0;
+	unsigned have = 0;
+
+	if (next->number != cur->number + 1 || memcmp(next->prev, cur->digest, FR_HASH) != 0)
+		return shelter_err_set(err, SHELTER_E_UNTRUSTED, "view %" PRIu64 " does not follow "
+				       "view %" PRIu64, next->number, cur->number);
+	for (size_t i = 0; i < rec->nlocks; i++) {
+		const struct fr_batch *b = &rec->locks[i];
+		int m = fr_view_member(cur, b->pub);
+
+		if (m < 0 || (seen & (1u << m)) || b->kind != FR_KIND_LOCK ||
+		    memcmp(b->view, cur->digest, FR_HASH) != 0 ||
+		    memcmp(b->nonce, next->digest, FR_HASH) != 0 || fr_batch_verify(b, NULL) < 0)
+			continue;
+		seen |= 1u << m;
+		have++;
+	}
+	if (have < fr_view_f(cur) + 1)
+		return shelter_err_set(err, SHELTER_E_UNTRUSTED, "view %" PRIu64 ": %u valid locks "
+				       "of view %" PRIu64 ", %u needed", next->number, have,
+				       cur->number, fr_view_f(cur) + 1);
+	return 0;
+}
+
+/* Adopt the view record rec (its body copied). */
+static int adopt(struct fresh_client *c, const struct fs_view_rec *rec, struct shelter_err *err)
+{
+	uint8_t *body = malloc(rec->view_len ? rec->view_len : 1);
+	int rc;
+
+	if (body == NULL)
+		return shelter_err_set(err, SHELTER_E_NOMEM, "out of memory");
+	memcpy(body, rec->view, rec->view_len);
+	rc = fr_view_decode(body, rec->view_len, &c->view, err);
+	if (rc < 0) {
+		free(body);
+		return rc;
+	}
+	free(c->view_body);
+	c->view_body = body;
+	return 0;
+}
+
+/* Follow the ledger from the view after the one held (or from the genesis). */
+static int follow(struct fresh_client *c, const uint8_t *pin, struct shelter_err *err)
+{
+	uint64_t from = c->view_body != NULL ? c->view.number + 1 : 0;
+	uint8_t req[8], *ans = NULL;
+	size_t alen = 0;
+	struct shelter_rbuf r;
+	uint32_t count;
+	int rc;
+
+	shelter_store_be(req, from, 8);
+	rc = call(c, FS_LEDGER, req, sizeof(req), &ans, &alen, err);
+	if (rc < 0)
+		return rc;
+	shelter_rbuf_init(&r, ans, alen);
+	count = shelter_rbuf_u32(&r);
+	for (uint32_t i = 0; i < count && rc == 0; i++) {
+		uint32_t len = shelter_rbuf_u32(&r);
+		const uint8_t *p = shelter_rbuf_take(&r, len);
+		struct fs_view_rec rec;
+		struct fr_view next;
+		size_t used = 0;
+
+		if (p == NULL) {
+			rc = shelter_err_set(err, SHELTER_E_PROTO, "ledger answer cut short");
+			break;
+		}
+		rc = fs_view_rec_decode(p, len, &used, &rec, err);
+		if (rc == 0)
+			rc = fr_view_decode(rec.view, rec.view_len, &next, err);
+		if (rc == 0 && c->view_body == NULL) { /* the genesis */
+			if (next.number != 0 || (pin != NULL && memcmp(next.digest, pin, FR_HASH) != 0))
+				rc = shelter_err_set(err, SHELTER_E_UNTRUSTED, "the service's genesis is "
+						     "not the one pinned");
+			else
+				memcpy(c->genesis, next.digest, FR_HASH);
+		} else if (rc == 0) {
+			rc = check_transition(&c->view, &rec, &next, err);
+		}
+		if (rc == 0)
+			rc = adopt(c, &rec, err);
+		fs_view_rec_free(&rec);
+	}
+	if (rc == 0 && c->view_body == NULL)
+		rc = shelter_err_set(err, SHELTER_E_NOENT, "the service has no genesis yet");
+	free(ans);
+	return rc;
+}
+
+int fresh_client_open(const char *addr, const uint8_t *genesis, struct fresh_client **out,
+		      struct shelter_err *err)
+{
+	struct fresh_client *c = calloc(1, sizeof(*c));
+	int rc;
+
+	*out = NULL;
+	if (c == NULL)
+		return shelter_err_set(err, SHELTER_E_NOMEM, "out of memory");
+	rc = fresh_dial(addr, CALL_MS, &c->fd, err);
+	if (rc == 0)
+		rc = follow(c, genesis, err);
+	if (rc < 0) {
+		fresh_client_close(c);
+		return shelter_err_wrap(err, rc, "freshness service %s", addr);
+	}
+	*out = c;
+	return 0;
+}
+
+void fresh_client_close(struct fresh_client *c)
+{
+	if (c == NULL)
+		return;
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->view_body);
+	free(c);
+}
+
+void fresh_client_genesis(const struct fresh_client *c, uint8_t out[FR_HASH])
+{
+	memcpy(out, c->genesis, FR_HASH);
+}
+
+uint64_t fresh_client_view(const struct fresh_client *c)
+{
+	return c->view.number;
+}
+
+/* ---- writes (§6.1) ---- */
+
+/* Send a write and check that its answer certifies (handle, height, tail); follow
+ * the ledger once if the receipts name a newer view. */
+static int certified_write(struct fresh_client *c, uint8_t type, const struct fs_write *w,
+			   const uint8_t tail[FR_HASH], struct shelter_err *err)
+{
+	struct fs_receipts rs = { 0 };
+	uint8_t *body = NULL, *ans = NULL;
+	size_t len = 0, alen = 0;
+	int rc = fs_write_encode(type, w, &body, &len, err);
+
+	for (int attempt = 0; rc == 0 && attempt < 2; attempt++) {
+		rc = call(c, type, body, len, &ans, &alen, err);
+		if (rc == 0)
+			rc = fs_receipts_decode(ans, alen, &rs, err);
+		free(ans);
+		ans = NULL;
+		if (rc == 0)
+			rc = fr_cert_check(&c->view, rs.r, rs.count, w->handle, w->height, tail, err);
+		if (rc == SHELTER_E_UNTRUSTED && attempt == 0 && rs.count > 0 &&
+		    memcmp(rs.r[0].view, c->view.digest, FR_HASH) != 0) {
+			fs_receipts_free(&rs);
+			rc = follow(c, NULL, err); /* a reconfiguration happened */
+			continue;
+		}
+		break;
+	}
+	fs_receipts_free(&rs);
+	free(body);
+	return rc;
+}
+
+static int write_state(struct fresh_client *c, uint8_t type, const uint8_t handle[FR_HASH],
+		       uint64_t height, const uint8_t prev[FR_HASH], const uint8_t *state,
+		       size_t len, uint8_t tail_out[FR_HASH], struct shelter_err *err)
+{
+	struct fs_write w = { .height = height, .blob = state, .blob_len = len };
+	uint8_t tail[FR_HASH];
+	int rc;
+
+	memcpy(w.handle, handle, FR_HASH);
+	if (prev != NULL)
+		memcpy(w.prev, prev, FR_HASH);
+	if (SHA256(state, len, w.digest) == NULL)
+		return shelter_err_set(err, SHELTER_E_CRYPTO, "SHA-256 failed");
+	rc = height == 0 ? fr_tail_genesis(handle, w.digest, tail)
+			 : fr_tail_next(prev, height, w.digest, tail);
+	if (rc == 0)
+		rc = certified_write(c, type, &w, tail, err);
+	if (rc == 0 && tail_out != NULL)
+		memcpy(tail_out, tail, FR_HASH);
+	return rc < 0 ? shelter_err_wrap(err, rc, "height %" PRIu64, height) : 0;
+}
+
+int fresh_client_create(struct fresh_client *c, const uint8_t handle[FR_HASH],
+			const uint8_t *state, size_t len, uint8_t tail[FR_HASH],
+			struct shelter_err *err)
+{
+	return write_state(c, FS_CREATE, handle, 0, NULL, state, len, tail, err);
+}
+
+int fresh_client_append(struct fresh_client *c, const uint8_t handle[FR_HASH], uint64_t height,
+			const uint8_t prev[FR_HASH], const uint8_t *state, size_t len,
+			uint8_t tail[FR_HASH], struct shelter_err *err)
+{
+	if (height == 0)
+		return shelter_err_set(err, SHELTER_E_INVAL, "append at height 0 (create it)");
+	return write_state(c, FS_APPEND, handle, height, prev, state, len, tail, err);
+}
+
+/* ---- reads and recovery (§6.2, §6.3) ---- */
+
+/* The READ receipts that answer this nonce for this handle, from distinct members
+ * of the current view; their entries into es. */
+static size_t fresh_answers(const struct fresh_client *c, const struct fs_receipts *rs,
+			    const uint8_t handle[FR_HASH], const uint8_t nonce[FR_HASH],
+			    const struct fr_entry **es)
+{
+	uint32_t seen = 0;
+	size_t n = 0;
+
+	for (size_t i = 0; i < rs->count; i++) {
+		const struct fr_receipt *r = &rs->r[i];
+		int m = fr_view_member(&c->view, r->pub);
+
+		if (m < 0 || (seen & (1u << m)) || r->kind != FR_KIND_READ ||
+		    memcmp(r->view, c->view.digest, FR_HASH) != 0 ||
+		    memcmp(r->nonce, nonce, FR_HASH) != 0 ||
+		    memcmp(r->entry.handle, handle, FR_HASH) != 0 || fr_receipt_verify(r, NULL) < 0)
+			continue;
+		seen |= 1u << m;
+		es[n++] = &r->entry;
+	}
+	return n;
+}
+
+/* The latest (height, tail) per §6.2, with a fresh nonce. */
+static int read_latest(struct fresh_client *c, const uint8_t handle[FR_HASH], struct fr_entry *top,
+		       struct shelter_err *err)
+{
+	const struct fr_entry *es[FR_VIEW_MAX];
+	struct fs_receipts rs = { 0 };
+	uint8_t req[2 * FR_HASH], *ans = NULL;
+	size_t alen = 0, n = 0;
+	int rc = 0;
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		memcpy(req, handle, FR_HASH);
+		rc = shelter_random_bytes(req + FR_HASH, FR_HASH, err);
+		if (rc == 0)
+			rc = call(c, FS_READ, req, sizeof(req), &ans, &alen, err);
+		if (rc == 0)
+			rc = fs_receipts_decode(ans, alen, &rs, err);
+		free(ans);
+		ans = NULL;
+		if (rc < 0)
+			break;
+		n = fresh_answers(c, &rs, handle, req + FR_HASH, es);
+		if (n >= fr_view_f(&c->view) + 1 || attempt == 1 || rs.count == 0 ||
+		    memcmp(rs.r[0].view, c->view.digest, FR_HASH) == 0)
+			break;
+		fs_receipts_free(&rs);
+		rc = follow(c, NULL, err); /* answered from a newer view */
+		if (rc < 0)
+			break;
+	}
+	if (rc == 0 && n < fr_view_f(&c->view) + 1)
+		rc = shelter_err_set(err, SHELTER_E_NET, "%zu endorsers of view %" PRIu64 " answered, "
+				     "%u needed", n, c->view.number, fr_view_f(&c->view) + 1);
+	if (rc == 0) {
+		const struct fr_receipt *certs[1] = { rs.cert };
+
+		rc = fr_decide(es, n, &c->view, certs, &rs.cert_count, rs.cert_count > 0, top, err);
+	}
+	fs_receipts_free(&rs);
+	return rc;
+}
+
+/* The block the endorsers vouch for: its digest and tail must match top. */
+static int fetch_block(struct fresh_client *c, const struct fr_entry *top, uint8_t **raw,
+		       struct fs_write *w, struct shelter_err *err)
+{
+	uint8_t req[FR_HASH + 8], digest[FR_HASH], tail[FR_HASH];
+	size_t len = 0;
+	int rc;
+
+	memcpy(req, top->handle, FR_HASH);
+	shelter_store_be(req + FR_HASH, top->height, 8);
+	rc = call(c, FS_BLOCK, req, sizeof(req), raw, &len, err);
+	if (rc == SHELTER_E_NOENT)
+		return shelter_err_set(err, SHELTER_E_MISSING, "the state at height %" PRIu64 " is "
+				       "gone from the store; refusing any older one (§6.3)",
+				       top->height);
+	if (rc == 0)
+		rc = fs_block_decode(*raw, len, w, err);
+	if (rc == 0 && (SHA256(w->blob, w->blob_len, digest) == NULL ||
+			memcmp(digest, w->digest, FR_HASH) != 0))
+		rc = shelter_err_set(err, SHELTER_E_INTEGRITY, "the stored state at height %" PRIu64
+				     " does not match its digest", top->height);
+	if (rc == 0)
+		rc = top->height == 0 ? fr_tail_genesis(top->handle, w->digest, tail)
+				      : fr_tail_next(w->prev, top->height, w->digest, tail);
+	if (rc == 0 && memcmp(tail, top->tail, FR_HASH) != 0)
+		rc = shelter_err_set(err, SHELTER_E_INTEGRITY, "the stored state at height %" PRIu64
+				     " is not the one the endorsers signed", top->height);
+	memcpy(w->handle, top->handle, FR_HASH);
+	w->height = top->height;
+	return rc;
+}
+
+int fresh_client_read(struct fresh_client *c, const uint8_t handle[FR_HASH],
+		      struct fresh_state *out, struct shelter_err *err)
+{
+	struct fr_entry top;
+	struct fs_write w;
+	uint8_t *raw = NULL;
+	int rc = read_latest(c, handle, &top, err);
+
+	memset(out, 0, sizeof(*out));
+	if (rc == 0 && top.height == FR_ABSENT)
+		rc = shelter_err_set(err, SHELTER_E_NOENT, "no such handle");
+	if (rc == 0)
+		rc = fetch_block(c, &top, &raw, &w, err);
+	/* §6.3 step 3: a step that began and was not certified is finished */
+	if (rc == 0 && !(top.flags & FR_FLAG_CERTIFIED))
+		rc = certified_write(c, top.height == 0 ? FS_CREATE : FS_APPEND, &w, top.tail, err);
+	if (rc == 0) {
+		out->state = malloc(w.blob_len ? w.blob_len : 1);
+		if (out->state == NULL)
+			rc = shelter_err_set(err, SHELTER_E_NOMEM, "out of memory");
+	}
+	if (rc == 0) {
+		memcpy(out->state, w.blob, w.blob_len);
+		out->len = w.blob_len;
+		out->height = top.height;
+		memcpy(out->tail, top.tail, FR_HASH);
+	}
+	free(raw);
+	return rc < 0 ? shelter_err_wrap(err, rc, "read") : 0;
+}

@@ -1,0 +1,51 @@
+/* The freshness client (docs/protocols/freshness.md §6): trusted, it believes only
+ * what endorsers of a view reachable from its pinned genesis signed. It speaks to a
+ * coordinator (§8.2), which it does not trust.
+ *
+ * Ownership: a struct fresh_client owns its connection; blobs returned are
+ * malloc'd and owned by the caller. One thread at a time per client. */
+#ifndef SHELTER_FRESHNESS_CLIENT_H
+#define SHELTER_FRESHNESS_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "freshness/format.h"
+
+struct fresh_client;
+
+/* Connect to the coordinator at addr (HOST:PORT) and follow the view ledger from
+ * the genesis: pinned when genesis is not NULL (SHELTER_E_UNTRUSTED when the
+ * service's differs), else taken as it is (trust on first use: the caller must
+ * keep fresh_client_genesis and pin it from then on). */
+int fresh_client_open(const char *addr, const uint8_t *genesis, struct fresh_client **out,
+		      struct shelter_err *err);
+void fresh_client_close(struct fresh_client *c);
+void fresh_client_genesis(const struct fresh_client *c, uint8_t out[FR_HASH]);
+uint64_t fresh_client_view(const struct fresh_client *c);
+
+/* §6.1: store state (any bytes, sealed by the caller) at height 0 or h = prev height
+ * + 1 on the tail prev, and return only once f + 1 endorsers of the current view
+ * signed the new tail (written to tail when not NULL): then it is acknowledged. */
+int fresh_client_create(struct fresh_client *c, const uint8_t handle[FR_HASH],
+			const uint8_t *state, size_t len, uint8_t tail[FR_HASH],
+			struct shelter_err *err);
+int fresh_client_append(struct fresh_client *c, const uint8_t handle[FR_HASH], uint64_t height,
+			const uint8_t prev[FR_HASH], const uint8_t *state, size_t len,
+			uint8_t tail[FR_HASH], struct shelter_err *err);
+
+/* §6.2 and §6.3: the latest state with a fresh nonce, its block fetched and checked
+ * against the endorsers' tail, an uncertified latest step finished. SHELTER_E_NOENT
+ * for a handle never created; SHELTER_E_MISSING when the store lost the state the
+ * endorsers vouch for (fail-stop: nothing older may replace it); SHELTER_E_CONFLICT
+ * when the answers are ambiguous (§6.2). */
+struct fresh_state {
+	uint64_t height;
+	uint8_t tail[FR_HASH];
+	uint8_t *state; /* malloc'd */
+	size_t len;
+};
+int fresh_client_read(struct fresh_client *c, const uint8_t handle[FR_HASH],
+		      struct fresh_state *out, struct shelter_err *err);
+
+#endif

@@ -1,0 +1,1045 @@
+/* The coordinator: docs/protocols/freshness.md §5, §7, §8.2. Untrusted: it may lose,
+ * repeat or reorder anything, and clients and endorsers check all that matters. */
+#include <errno.h>
+#include <inttypes.h>
+#include <openssl/sha.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "freshness/coordinator.h"
+#include "freshness/net.h"
+#include "freshness/service.h"
+#include "freshness/wire.h"
+#include "net/tls.h"
+#include "util/buf.h"
+
+#define DIAL_MS 3000
+#define CLIENT_MS 30000
+#define KEY_VIEW "view/%" PRIu64
+#define KEY_CURRENT "current"
+
+struct peer {
+	uint8_t pub[FR_PUB];
+	char addr[128];
+	int fd;
+};
+
+struct fresh_coord {
+	struct fresh_store *store;
+	pthread_mutex_t mu; /* one round at a time; guards everything below */
+	uint64_t current_version;
+	uint8_t *view_body;
+	size_t view_len;
+	struct fr_view view;
+	struct peer peers[FR_VIEW_MAX];
+	uint64_t rounds, appends, reads;
+};
+
+static volatile sig_atomic_t stopping;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+/* ---- store keys ---- */
+
+static void hex_key(char *out, size_t size, const char *prefix, const uint8_t id[FR_HASH],
+		    const char *suffix)
+{
+	char hex[2 * FR_HASH + 1];
+
+	shelter_hex(id, FR_HASH, hex);
+	snprintf(out, size, "%s%s%s", prefix, hex, suffix);
+}
+
+/* ---- endorser connections ---- */
+
+static void peer_close(struct peer *p)
+{
+	if (p->fd >= 0)
+		close(p->fd);
+	p->fd = -1;
+}
+
+/* Send a request to every peer, then read every answer: one round trip for all.
+ * ans[i] NULL where a peer failed (its connection is dropped and redialled next
+ * time). Caller holds c->mu. */
+static void round_trip(struct fresh_coord *c, uint8_t type, uint8_t *const *bodies,
+		       const size_t *lens, uint8_t **ans, size_t *alen, int *codes)
+{
+	int sent[FR_VIEW_MAX] = { 0 };
+
+	c->rounds++;
+	for (unsigned i = 0; i < c->view.n; i++) {
+		struct peer *p = &c->peers[i];
+
+		ans[i] = NULL;
+		alen[i] = 0;
+		codes[i] = SHELTER_E_NET;
+		if (bodies[i] == NULL)
+			continue;
+		if (p->fd < 0 && fresh_dial(p->addr, DIAL_MS, &p->fd, NULL) < 0)
+			continue;
+		if (fw_send(p->fd, type, bodies[i], lens[i], NULL) < 0)
+			peer_close(p);
+		else
+			sent[i] = 1;
+	}
+	for (unsigned i = 0; i < c->view.n; i++) {
+		uint8_t t = 0;
+		char msg[FW_MESSAGE_MAX];
+
+		if (!sent[i])
+			continue;
+		if (fw_recv(c->peers[i].fd, &t, &ans[i], &alen[i], NULL) < 0) {
+			peer_close(&c->peers[i]);
+			continue;
+		}
+		if (t == (type | FW_ANSWER)) {
+			codes[i] = 0;
+		} else {
+			if (t != FW_ERROR || fw_error_decode(ans[i], alen[i], &codes[i], msg,
+							     sizeof(msg)) < 0)
+				codes[i] = SHELTER_E_MALFORMED;
+			free(ans[i]);
+			ans[i] = NULL;
+		}
+	}
+}
+
+/* ---- the current view ---- */
+
+/* The members' addresses, addr/<pubkey hex> (untrusted, like everything here). */
+static int load_addrs(struct fresh_coord *c, struct shelter_err *err)
+{
+	for (unsigned i = 0; i < c->view.n; i++) {
+		uint8_t *val = NULL;
+		size_t len = 0;
+		uint64_t version;
+		char key[100];
+		int rc;
+
+		hex_key(key, sizeof(key), "addr/", c->view.keys[i], "");
+		memcpy(c->peers[i].pub, c->view.keys[i], FR_PUB);
+		c->peers[i].fd = -1;
+		rc = fresh_store_get(c->store, key, &val, &len, &version, err);
+		if (rc == 0 && (len == 0 || len >= sizeof(c->peers[i].addr)))
+			rc = shelter_err_set(err, SHELTER_E_MALFORMED, "store: bad %s", key);
+		if (rc == 0) {
+			memcpy(c->peers[i].addr, val, len);
+			c->peers[i].addr[len] = '\0';
+		}
+		free(val);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Reload the view when another coordinator (or a reconfiguration) moved it. */
+static int refresh_view(struct fresh_coord *c, struct shelter_err *err)
+{
+	uint8_t *cur = NULL, *rec = NULL;
+	size_t len = 0, rlen = 0, used = 0;
+	uint64_t version = 0, number = 0, v2 = 0;
+	struct fs_view_rec vr = { 0 };
+	char key[64];
+	int rc = fresh_store_get(c->store, KEY_CURRENT, &cur, &len, &version, err);
+
+	if (rc == 0 && version == c->current_version)
+		goto out;
+	if (rc == 0 && len != 8)
+		rc = shelter_err_set(err, SHELTER_E_MALFORMED, "store: 'current' is %zu bytes", len);
+	if (rc == 0) {
+		number = shelter_load_be(cur, 8);
+		snprintf(key, sizeof(key), KEY_VIEW, number);
+		rc = fresh_store_get(c->store, key, &rec, &rlen, &v2, err);
+	}
+	if (rc == 0)
+		rc = fs_view_rec_decode(rec, rlen, &used, &vr, err);
+	if (rc == 0) {
+		uint8_t *body = malloc(vr.view_len);
+
+		rc = body != NULL ? 0 : SHELTER_E_NOMEM;
+		if (body != NULL)
+			memcpy(body, vr.view, vr.view_len);
+		if (rc == 0 && (rc = fr_view_decode(body, vr.view_len, &c->view, err)) == 0) {
+			for (unsigned i = 0; i < FR_VIEW_MAX; i++)
+				peer_close(&c->peers[i]);
+			free(c->view_body);
+			c->view_body = body;
+			c->view_len = vr.view_len;
+			c->current_version = version;
+			rc = load_addrs(c, err);
+		} else {
+			free(body);
+		}
+	}
+out:
+	fs_view_rec_free(&vr);
+	free(cur);
+	free(rec);
+	return rc;
+}
+
+/* ---- certificates in the store ---- */
+
+static int load_cert(struct fresh_coord *c, const uint8_t handle[FR_HASH], struct fs_receipts *out,
+		     uint64_t *version)
+{
+	uint8_t *val = NULL;
+	size_t len = 0;
+	char key[100];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	*version = 0;
+	hex_key(key, sizeof(key), "cert/", handle, "");
+	rc = fresh_store_get(c->store, key, &val, &len, version, NULL);
+	if (rc == 0)
+		rc = fs_receipts_decode(val, len, out, NULL);
+	free(val);
+	if (rc < 0)
+		fs_receipts_free(out);
+	return rc;
+}
+
+/* Keep the newest certificate per handle: clients and lagging endorsers need it. A
+ * lost race with another coordinator is fine (it stored one at least as new). */
+static void save_cert(struct fresh_coord *c, const struct fr_receipt *r, size_t n)
+{
+	struct fs_receipts old, now = { .r = (struct fr_receipt *)r, .count = n };
+	uint64_t version = 0;
+	uint8_t *val = NULL;
+	size_t len = 0;
+	char key[100];
+
+	/* a certificate of the current view replaces one of an earlier view at the same
+	 * height: only the current view's endorsers accept it (§3.4) */
+	if (load_cert(c, r[0].entry.handle, &old, &version) == 0 && old.count > 0 &&
+	    (old.r[0].entry.height > r[0].entry.height ||
+	     (old.r[0].entry.height == r[0].entry.height &&
+	      memcmp(old.r[0].view, r[0].view, FR_HASH) == 0))) {
+		fs_receipts_free(&old);
+		return;
+	}
+	fs_receipts_free(&old);
+	hex_key(key, sizeof(key), "cert/", r[0].entry.handle, "");
+	if (fs_receipts_encode(&now, &val, &len, NULL) == 0)
+		(void)fresh_store_put(c->store, key, val, len, version, NULL, NULL);
+	free(val);
+}
+
+/* ---- writes (§6.1) ---- */
+
+/* The receipt of entry index of an answer batch, verified. */
+static int answer_receipt(const struct fr_batch *b, uint32_t index, struct fr_receipt *r)
+{
+	if (fr_batch_verify(b, NULL) < 0)
+		return SHELTER_E_INTEGRITY;
+	return fr_batch_receipt(b, index, r, NULL);
+}
+
+/* One round of batch requests: items_for[i] (count n_for[i]) to peer i; the receipt
+ * of each peer's last entry when its last item succeeded. */
+static void batch_round(struct fresh_coord *c, struct endorser_item *const *items_for,
+			const size_t *n_for, struct fr_receipt *got, int *ok, int *last_status)
+{
+	uint8_t *bodies[FR_VIEW_MAX] = { 0 }, *ans[FR_VIEW_MAX];
+	size_t lens[FR_VIEW_MAX] = { 0 }, alen[FR_VIEW_MAX];
+	int codes[FR_VIEW_MAX];
+
+	for (unsigned i = 0; i < c->view.n; i++)
+		if (n_for[i] > 0 && fw_batch_encode(items_for[i], n_for[i], &bodies[i], &lens[i],
+						    NULL) < 0)
+			bodies[i] = NULL;
+	round_trip(c, FW_BATCH, bodies, lens, ans, alen, codes);
+	for (unsigned i = 0; i < c->view.n; i++) {
+		int32_t *status = NULL;
+		size_t count = 0;
+		struct fr_batch b = { 0 };
+
+		if (n_for[i] == 0)
+			continue;
+		last_status[i] = codes[i];
+		if (ans[i] != NULL &&
+		    fw_batch_answer_decode(ans[i], alen[i], &status, &count, &b, NULL) == 0 &&
+		    count == n_for[i]) {
+			last_status[i] = status[count - 1];
+			if (status[count - 1] == 0 && b.count > 0 &&
+			    answer_receipt(&b, b.count - 1, &got[i]) == 0)
+				ok[i] = 1;
+		}
+		free(status);
+		fr_batch_free(&b);
+		free(ans[i]);
+		free(bodies[i]);
+	}
+}
+
+/* The tail that f + 1 of the receipts agree on, if any: then they are a certificate. */
+static size_t quorum(const struct fresh_coord *c, struct fr_receipt *got, const int *ok,
+		     struct fr_receipt *cert)
+{
+	for (unsigned i = 0; i < c->view.n; i++) {
+		size_t n = 0;
+
+		for (unsigned j = 0; j < c->view.n && ok[i]; j++)
+			if (ok[j] && memcmp(got[j].entry.tail, got[i].entry.tail, FR_HASH) == 0)
+				cert[n++] = got[j];
+		if (n >= fr_view_f(&c->view) + 1)
+			return n;
+	}
+	return 0;
+}
+
+static int put_block(struct fresh_coord *c, const struct fs_write *w, struct shelter_err *err)
+{
+	uint8_t *val = NULL, *old = NULL;
+	size_t len = 0, olen = 0;
+	uint64_t version;
+	char key[120], suffix[32];
+	int rc;
+
+	snprintf(suffix, sizeof(suffix), "/%" PRIu64, w->height);
+	hex_key(key, sizeof(key), "block/", w->handle, suffix);
+	rc = fs_block_encode(w, &val, &len, err);
+	if (rc == 0)
+		rc = fresh_store_put(c->store, key, val, len, 0, NULL, err);
+	/* the same block again (a client's retry) is fine; another is not */
+	if (rc == SHELTER_E_CONFLICT && fresh_store_get(c->store, key, &old, &olen, &version,
+							NULL) == 0 &&
+	    olen == len && memcmp(old, val, len) == 0)
+		rc = 0;
+	else if (rc == SHELTER_E_CONFLICT)
+		rc = shelter_err_set(err, SHELTER_E_CONFLICT, "height %" PRIu64 " already holds "
+				     "another state", w->height);
+	free(val);
+	free(old);
+	return rc;
+}
+
+static int do_write(struct fresh_coord *c, uint8_t type, const struct fs_write *w,
+		    struct fs_receipts *out, struct shelter_err *err)
+{
+	struct endorser_item items[FR_VIEW_MAX][2], *items_for[FR_VIEW_MAX];
+	struct fr_receipt got[FR_VIEW_MAX], cert[FR_VIEW_MAX];
+	struct fs_receipts prev = { 0 };
+	size_t n_for[FR_VIEW_MAX], ncert;
+	int ok[FR_VIEW_MAX] = { 0 }, status[FR_VIEW_MAX];
+	uint8_t digest[FR_HASH];
+	uint64_t version;
+	int rc, have_prev;
+
+	if (SHA256(w->blob, w->blob_len, digest) == NULL || memcmp(digest, w->digest, FR_HASH) != 0)
+		return shelter_err_set(err, SHELTER_E_INVAL, "the digest is not SHA-256 of the "
+				       "state (§6.1)");
+	rc = put_block(c, w, err);
+	if (rc < 0)
+		return rc;
+	/* the certificate of the height below, for endorsers that need it (§4.3) */
+	have_prev = type == FS_APPEND && load_cert(c, w->handle, &prev, &version) == 0 &&
+		    prev.count > 0 && prev.r[0].entry.height == w->height - 1;
+	for (unsigned i = 0; i < c->view.n; i++) {
+		struct endorser_item *it = &items[i][0];
+
+		memset(it, 0, sizeof(*it));
+		it->op = type == FS_CREATE ? ENDORSER_CREATE : ENDORSER_APPEND;
+		memcpy(it->handle, w->handle, FR_HASH);
+		it->height = w->height;
+		memcpy(it->value, w->digest, FR_HASH);
+		it->cert = have_prev ? prev.r : NULL;
+		it->cert_count = have_prev ? prev.count : 0;
+		items_for[i] = it;
+		n_for[i] = 1;
+	}
+	batch_round(c, items_for, n_for, got, ok, status);
+	/* lagging endorsers: bring them to the certified height below, then append */
+	for (unsigned i = 0; i < c->view.n; i++) {
+		n_for[i] = 0;
+		if (ok[i] || !have_prev || status[i] != SHELTER_E_STALE)
+			continue;
+		items[i][1] = items[i][0];
+		items[i][0].op = ENDORSER_CERTIFY;
+		items[i][0].height = w->height - 1;
+		memcpy(items[i][0].value, prev.r[0].entry.tail, FR_HASH);
+		n_for[i] = 2;
+	}
+	batch_round(c, items_for, n_for, got, ok, status);
+	fs_receipts_free(&prev);
+	ncert = quorum(c, got, ok, cert);
+	if (ncert > 0)
+		save_cert(c, cert, ncert);
+	c->appends++;
+	out->r = calloc(c->view.n, sizeof(*out->r));
+	if (out->r == NULL)
+		return shelter_err_set(err, SHELTER_E_NOMEM, "out of memory");
+	for (unsigned i = 0; i < c->view.n; i++)
+		if (ok[i])
+			out->r[out->count++] = got[i];
+	return 0;
+}
+
+/* ---- reads (§6.2) ---- */
+
+static int do_read(struct fresh_coord *c, const uint8_t handle[FR_HASH],
+		   const uint8_t nonce[FR_HASH], struct fs_receipts *out, struct shelter_err *err)
+{
+	uint8_t *bodies[FR_VIEW_MAX], *ans[FR_VIEW_MAX], *body = NULL;
+	size_t lens[FR_VIEW_MAX], alen[FR_VIEW_MAX], len = 0;
+	int codes[FR_VIEW_MAX];
+	uint64_t version;
+	int rc = fw_read_encode(nonce, (const uint8_t (*)[FR_HASH])handle, 1, &body, &len, err);
+
+	if (rc < 0)
+		return rc;
+	for (unsigned i = 0; i < c->view.n; i++) {
+		bodies[i] = body;
+		lens[i] = len;
+	}
+	round_trip(c, FW_READ, bodies, lens, ans, alen, codes);
+	free(body);
+	out->r = calloc(c->view.n, sizeof(*out->r));
+	for (unsigned i = 0; i < c->view.n; i++) {
+		struct fr_batch b;
+		size_t used = 0;
+
+		if (ans[i] != NULL && out->r != NULL &&
+		    fr_batch_decode(ans[i], alen[i], 1, &b, &used, NULL) == 0) {
+			if (used == alen[i] && b.count == 1 &&
+			    answer_receipt(&b, 0, &out->r[out->count]) == 0)
+				out->count++;
+			fr_batch_free(&b);
+		}
+		free(ans[i]);
+	}
+	if (out->r == NULL)
+		return shelter_err_set(err, SHELTER_E_NOMEM, "out of memory");
+	{
+		struct fs_receipts cert;
+
+		if (load_cert(c, handle, &cert, &version) == 0) {
+			out->cert = cert.r;
+			out->cert_count = cert.count;
+			free(cert.cert);
+		}
+	}
+	c->reads++;
+	return 0;
+}
+
+/* ---- blocks and the ledger ---- */
+
+static int do_block(struct fresh_coord *c, const uint8_t *in, size_t len, uint8_t **out,
+		    size_t *olen, struct shelter_err *err)
+{
+	char key[120], suffix[32];
+	uint64_t version;
+
+	if (len != FR_HASH + 8)
+		return shelter_err_set(err, SHELTER_E_MALFORMED, "block request of %zu bytes", len);
+	snprintf(suffix, sizeof(suffix), "/%" PRIu64, shelter_load_be(in + FR_HASH, 8));
+	hex_key(key, sizeof(key), "block/", in, suffix);
+	return fresh_store_get(c->store, key, out, olen, &version, err);
+}
+
+/* u32 count || count x (u32 len || view record), from view `from` on. */
+static int do_ledger(struct fresh_coord *c, const uint8_t *in, size_t len, uint8_t **out,
+		     size_t *olen, struct shelter_err *err)
+{
+	struct shelter_wbuf w;
+	uint8_t *recs[FS_VIEWS_MAX];
+	size_t rlens[FS_VIEWS_MAX], n = 0, total = 4;
+	uint64_t from, version;
+	int rc = 0;
+
+	if (len != 8)
+		return shelter_err_set(err, SHELTER_E_MALFORMED, "ledger request of %zu bytes", len);
+	from = shelter_load_be(in, 8);
+	while (n < FS_VIEWS_MAX) {
+		char key[64];
+
+		snprintf(key, sizeof(key), KEY_VIEW, from + n);
+		if (fresh_store_get(c->store, key, &recs[n], &rlens[n], &version, NULL) < 0)
+			break;
+		total += 4 + rlens[n++];
+	}
+	*out = malloc(total);
+	if (*out == NULL)
+		rc = shelter_err_set(err, SHELTER_E_NOMEM, "out of memory");
+	if (rc == 0) {
+		shelter_wbuf_init(&w, *out, total);
+		shelter_wbuf_put_be(&w, n, 4);
+		for (size_t i = 0; i < n; i++) {
+			shelter_wbuf_put_be(&w, rlens[i], 4);
+			shelter_wbuf_put_bytes(&w, recs[i], rlens[i]);
+		}
+		*olen = total;
+	}
+	for (size_t i = 0; i < n; i++)
+		free(recs[i]);
+	return rc;
+}
+
+/* ---- serving clients (§8.2) ---- */
+
+static int handle_request(struct fresh_coord *c, uint8_t type, const uint8_t *in, size_t len,
+			  uint8_t **out, size_t *olen, struct shelter_err *err)
+{
+	struct fs_receipts rs = { 0 };
+	struct fs_write w;
+	int rc;
+
+	pthread_mutex_lock(&c->mu);
+	rc = refresh_view(c, err);
+	if (rc < 0) {
+		pthread_mutex_unlock(&c->mu);
+		return shelter_err_wrap(err, rc, "no current view");
+	}
+	switch (type) {
+	case FS_CREATE:
+	case FS_APPEND:
+		rc = fs_write_decode(type, in, len, &w, err);
+		if (rc == 0)
+			rc = do_write(c, type, &w, &rs, err);
+		break;
+	case FS_READ:
+		rc = len == 2 * FR_HASH ? do_read(c, in, in + FR_HASH, &rs, err)
+					: shelter_err_set(err, SHELTER_E_MALFORMED, "read request "
+							  "of %zu bytes", len);
+		break;
+	case FS_BLOCK:
+		rc = do_block(c, in, len, out, olen, err);
+		break;
+	case FS_LEDGER:
+		rc = do_ledger(c, in, len, out, olen, err);
+		break;
+	default:
+		rc = shelter_err_set(err, SHELTER_E_MALFORMED, "unknown request type 0x%02x", type);
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (rc == 0 && (type == FS_CREATE || type == FS_APPEND || type == FS_READ))
+		rc = fs_receipts_encode(&rs, out, olen, err);
+	fs_receipts_free(&rs);
+	return rc;
+}
+
+struct client {
+	struct fresh_coord *c;
+	int fd;
+};
+
+static pthread_mutex_t clients_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t clients_gone = PTHREAD_COND_INITIALIZER;
+static int client_fds[256];
+static unsigned nclients;
+
+static void *client_thread(void *arg)
+{
+	struct client *cl = arg;
+	uint8_t type, *in = NULL, *out = NULL;
+	size_t len, olen;
+
+	while (!stopping && fw_recv(cl->fd, &type, &in, &len, NULL) == 0) {
+		struct shelter_err err;
+		int rc;
+
+		shelter_err_clear(&err);
+		out = NULL;
+		olen = 0;
+		rc = handle_request(cl->c, type, in, len, &out, &olen, &err);
+		if (rc < 0) {
+			free(out);
+			fresh_log("coordinator", "error", "request=0x%02x code=%d reason=\"%s\"", type,
+				  rc, err.msg);
+			if (fw_error_encode(rc, err.msg, &out, &olen) < 0)
+				out = NULL;
+		}
+		rc = out != NULL ? fw_send(cl->fd, rc < 0 ? FW_ERROR : (uint8_t)(type | FW_ANSWER),
+					   out, olen, NULL)
+				 : -1;
+		free(in);
+		free(out);
+		in = out = NULL;
+		if (rc < 0)
+			break;
+	}
+	free(in);
+	pthread_mutex_lock(&clients_mu);
+	for (unsigned i = 0; i < nclients; i++)
+		if (client_fds[i] == cl->fd)
+			client_fds[i] = client_fds[--nclients];
+	pthread_cond_broadcast(&clients_gone);
+	pthread_mutex_unlock(&clients_mu);
+	close(cl->fd);
+	free(cl);
+	return NULL;
+}
+
+static void start_client(struct fresh_coord *c, int fd)
+{
+	struct client *cl = malloc(sizeof(*cl));
+	pthread_attr_t attr;
+	pthread_t t;
+	int ok = 0;
+
+	pthread_mutex_lock(&clients_mu);
+	if (cl != NULL && nclients < sizeof(client_fds) / sizeof(client_fds[0])) {
+		cl->c = c;
+		cl->fd = fd;
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		ok = pthread_create(&t, &attr, client_thread, cl) == 0;
+		pthread_attr_destroy(&attr);
+		if (ok)
+			client_fds[nclients++] = fd;
+	}
+	pthread_mutex_unlock(&clients_mu);
+	if (!ok) {
+		fresh_log("coordinator", "refused", "reason=\"too many clients\"");
+		free(cl);
+		close(fd);
+	}
+}
+
+int fresh_coord_serve(struct fresh_coord *c, const char *listen_spec, struct shelter_err *err)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	char host[256];
+	uint16_t port, bound;
+	int lfd = -1, rc = fresh_hostport(listen_spec, host, sizeof(host), &port, err);
+
+	if (rc == 0)
+		rc = tls_listen(host, port, 128, &lfd, &bound, err);
+	if (rc < 0)
+		return shelter_err_wrap(err, rc, "--listen");
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	fresh_log("coordinator", "listening", "addr=%s:%u", host, (unsigned)bound);
+	while (!stopping) {
+		struct pollfd p = { .fd = lfd, .events = POLLIN };
+		int fd;
+
+		if (poll(&p, 1, 500) <= 0)
+			continue;
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0)
+			start_client(c, fd);
+	}
+	close(lfd);
+	/* wake the client threads and wait for them: nothing half-answered is left */
+	pthread_mutex_lock(&clients_mu);
+	for (unsigned i = 0; i < nclients; i++)
+		shutdown(client_fds[i], SHUT_RDWR);
+	while (nclients > 0)
+		pthread_cond_wait(&clients_gone, &clients_mu);
+	pthread_mutex_unlock(&clients_mu);
+	fresh_log("coordinator", "stopped", "rounds=%" PRIu64 " appends=%" PRIu64 " reads=%" PRIu64,
+		  c->rounds, c->appends, c->reads);
+	return 0;
+}
+
+/* ---- life cycle ---- */
+
+int fresh_coord_new(struct fresh_store *store, struct fresh_coord **out, struct shelter_err *err)
+{
+	struct fresh_coord *c = calloc(1, sizeof(*c));
+
+	*out = NULL;
+	if (c == NULL) {
+		fresh_store_close(store);
+		return shelter_err_set(err, SHELTER_E_NOMEM, "out of memory");
+	}
+	c->store = store;
+	pthread_mutex_init(&c->mu, NULL);
+	for (unsigned i = 0; i < FR_VIEW_MAX; i++)
+		c->peers[i].fd = -1;
+	*out = c;
+	return 0;
+}
+
+void fresh_coord_free(struct fresh_coord *c)
+{
+	if (c == NULL)
+		return;
+	for (unsigned i = 0; i < FR_VIEW_MAX; i++)
+		peer_close(&c->peers[i]);
+	fresh_store_close(c->store);
+	free(c->view_body);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
+
+/* ---- operator procedures: genesis (§7.3) and reconfiguration (§7.1) ---- */
+
+struct joiner {
+	char addr[128];
+	uint8_t pub[FR_PUB];
+	uint8_t *answer; /* the identity answer; quote points into it */
+	const uint8_t *quote;
+	size_t quote_len;
+};
+
+/* One request to one endorser, outside any view (dialled for this call). */
+static int call_one(const char *addr, uint8_t type, const uint8_t *body, size_t len,
+		    uint8_t **ans, size_t *alen, struct shelter_err *err)
+{
+	uint8_t t = 0;
+	int fd = -1, code = 0, rc = fresh_dial(addr, DIAL_MS, &fd, err);
+	char msg[FW_MESSAGE_MAX];
+
+	*ans = NULL;
+	if (rc == 0)
+		rc = fw_send(fd, type, body, len, err);
+	if (rc == 0)
+		rc = fw_recv(fd, &t, ans, alen, err);
+	if (fd >= 0)
+		close(fd);
+	if (rc == 0 && t == FW_ERROR) {
+		rc = fw_error_decode(*ans, *alen, &code, msg, sizeof(msg)) == 0 ? code
+									   : SHELTER_E_MALFORMED;
+		shelter_err_set(err, rc, "%s", msg);
+	} else if (rc == 0 && t != (type | FW_ANSWER)) {
+		rc = shelter_err_set(err, SHELTER_E_MALFORMED, "answer of type 0x%02x", t);
+	}
+	if (rc < 0) {
+		free(*ans);
+		*ans = NULL;
+		return shelter_err_wrap(err, rc, "endorser %s", addr);
+	}
+	return 0;
+}
+
+static int identify(struct joiner *j, struct shelter_err *err)
+{
+	size_t len = 0;
+	int rc = call_one(j->addr, FW_IDENTITY, NULL, 0, &j->answer, &len, err);
+
+	if (rc == 0)
+		rc = fw_identity_decode(j->answer, len, j->pub, &j->quote, &j->quote_len, err);
+	return rc;
+}
+
+static int by_joiner_pub(const void *a, const void *b)
+{
+	return memcmp(((const struct joiner *)a)->pub, ((const struct joiner *)b)->pub, FR_PUB);
+}
+
+/* The view of the joiners (sorted here), numbered number after prev. */
+static int build_view(struct joiner *js, size_t n, uint64_t number, const uint8_t *prev,
+		      struct fr_view *v, uint8_t **body, size_t *len, struct shelter_err *err)
+{
+	qsort(js, n, sizeof(*js), by_joiner_pub);
+	memset(v, 0, sizeof(*v));
+	v->number = number;
+	if (prev != NULL)
+		memcpy(v->prev, prev, FR_HASH);
+	v->n = (uint8_t)n;
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0 && memcmp(js[i - 1].pub, js[i].pub, FR_PUB) == 0)
+			return shelter_err_set(err, SHELTER_E_INVAL, "%s and %s are one endorser",
+					       js[i - 1].addr, js[i].addr);
+		memcpy(v->keys[i], js[i].pub, FR_PUB);
+		v->quotes[i] = js[i].quote;
+		v->quote_len[i] = (uint32_t)js[i].quote_len;
+	}
+	return fr_view_encode(v, body, len, err);
+}
+
+/* init every joiner with req; each answer must be its signed INIT batch, kept in
+ * inits[i] (caller frees). */
+static int init_all(struct joiner *js, size_t n, const struct fw_init_req *req,
+		    const struct fr_view *v, struct fr_batch *inits, struct shelter_err *err)
+{
+	uint8_t *body = NULL;
+	size_t len = 0;
+	int rc = fw_init_encode(req, &body, &len, err);
+
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		uint8_t *ans = NULL;
+		size_t alen = 0, used = 0;
+		struct fr_batch *b = &inits[i];
+
+		rc = call_one(js[i].addr, FW_INIT, body, len, &ans, &alen, err);
+		if (rc == 0)
+			rc = fr_batch_decode(ans, alen, FR_BATCH_MAX, b, &used, err);
+		if (rc == 0 && (b->kind != FR_KIND_INIT || memcmp(b->view, v->digest, FR_HASH) != 0 ||
+				memcmp(b->pub, js[i].pub, FR_PUB) != 0 || fr_batch_verify(b, NULL) < 0))
+			rc = shelter_err_set(err, SHELTER_E_INTEGRITY, "endorser %s: not its INIT of "
+					     "view %" PRIu64, js[i].addr, v->number);
+		free(ans);
+	}
+	free(body);
+	return rc;
+}
+
+/* The new view's INIT batches certify every handle of the derived state in it
+ * (§3.4): store those certificates, so that reads and the next appends find them.
+ * All members derived the same state, so their batches list the same entries. */
+static void save_init_certs(struct fresh_coord *c, const struct fr_batch *inits, size_t n,
+			    unsigned quorum)
+{
+	struct fr_receipt r[FR_VIEW_MAX];
+
+	if (n < quorum)
+		return;
+	for (uint32_t e = 0; e < inits[0].count; e++) {
+		size_t k = 0;
+
+		for (size_t i = 0; i < n && k < quorum; i++)
+			if (inits[i].count == inits[0].count &&
+			    fr_batch_receipt(&inits[i], e, &r[k], NULL) == 0)
+				k++;
+		if (k == quorum)
+			save_cert(c, r, k);
+	}
+}
+
+static int put_view(struct fresh_coord *c, const struct fs_view_rec *vr, uint64_t number,
+		    const struct joiner *js, size_t n, uint64_t expect_current,
+		    struct shelter_err *err)
+{
+	uint8_t *val = NULL, num[8];
+	size_t len = 0;
+	char key[100];
+	int rc = 0;
+
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		uint64_t version = 0;
+		uint8_t *old = NULL;
+		size_t olen = 0;
+
+		hex_key(key, sizeof(key), "addr/", js[i].pub, "");
+		(void)fresh_store_get(c->store, key, &old, &olen, &version, NULL);
+		free(old);
+		rc = fresh_store_put(c->store, key, (const uint8_t *)js[i].addr, strlen(js[i].addr),
+				     version, NULL, err);
+	}
+	if (rc == 0)
+		rc = fs_view_rec_encode(vr, &val, &len, err);
+	snprintf(key, sizeof(key), KEY_VIEW, number);
+	if (rc == 0)
+		rc = fresh_store_put(c->store, key, val, len, 0, NULL, err);
+	shelter_store_be(num, number, 8);
+	if (rc == 0)
+		rc = fresh_store_put(c->store, KEY_CURRENT, num, 8, expect_current, NULL, err);
+	free(val);
+	return rc;
+}
+
+static void joiners_free(struct joiner *js, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(js[i].answer);
+}
+
+int fresh_coord_genesis(struct fresh_coord *c, const char *const *addrs, size_t n,
+			uint8_t genesis[FR_HASH], struct shelter_err *err)
+{
+	struct joiner js[FR_VIEW_MAX] = { 0 };
+	struct fr_view v;
+	struct fs_view_rec vr = { 0 };
+	uint8_t *body = NULL, *cur = NULL;
+	size_t len = 0, clen = 0;
+	uint64_t version = 0;
+	int rc = 0;
+
+	if (n == 0 || n > FR_VIEW_MAX || n % 2 == 0)
+		return shelter_err_set(err, SHELTER_E_INVAL, "%zu endorsers: want an odd number "
+				       "from 1 to %d", n, FR_VIEW_MAX);
+	if (fresh_store_get(c->store, KEY_CURRENT, &cur, &clen, &version, NULL) == 0) {
+		free(cur);
+		return shelter_err_set(err, SHELTER_E_EXIST, "the store already holds a service");
+	}
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		snprintf(js[i].addr, sizeof(js[i].addr), "%s", addrs[i]);
+		rc = identify(&js[i], err);
+	}
+	if (rc == 0)
+		rc = build_view(js, n, 0, NULL, &v, &body, &len, err);
+	if (rc == 0) {
+		struct fw_init_req req = { .view = body, .view_len = len };
+		struct fr_batch inits[FR_VIEW_MAX] = { 0 };
+
+		rc = init_all(js, n, &req, &v, inits, err);
+		for (size_t i = 0; i < n; i++)
+			fr_batch_free(&inits[i]);
+	}
+	vr.view = body;
+	vr.view_len = len;
+	if (rc == 0)
+		rc = put_view(c, &vr, 0, js, n, 0, err);
+	if (rc == 0) {
+		memcpy(genesis, v.digest, FR_HASH);
+		fresh_log("coordinator", "genesis", "endorsers=%zu", n);
+	}
+	free(body);
+	joiners_free(js, n);
+	return rc < 0 ? shelter_err_wrap(err, rc, "genesis") : 0;
+}
+
+/* §7.1 step 2: LOCK batches from the current members, valid ones only. */
+static size_t lock_members(struct fresh_coord *c, const uint8_t next[FR_HASH],
+			   struct fr_batch *locks)
+{
+	size_t k = 0;
+
+	for (unsigned i = 0; i < c->view.n; i++) {
+		uint8_t *ans = NULL;
+		size_t alen = 0, used = 0;
+		struct shelter_err err;
+
+		shelter_err_clear(&err);
+		if (call_one(c->peers[i].addr, FW_LOCK, next, FR_HASH, &ans, &alen, &err) < 0) {
+			fresh_log("coordinator", "lock-failed", "endorser=%s reason=\"%s\"",
+				  c->peers[i].addr, err.msg);
+			continue;
+		}
+		if (fr_batch_decode(ans, alen, FR_BATCH_MAX, &locks[k], &used, NULL) == 0 &&
+		    locks[k].kind == FR_KIND_LOCK && memcmp(locks[k].pub, c->view.keys[i], FR_PUB) == 0 &&
+		    memcmp(locks[k].nonce, next, FR_HASH) == 0 && fr_batch_verify(&locks[k], NULL) == 0)
+			k++;
+		else
+			fr_batch_free(&locks[k]);
+		free(ans);
+	}
+	return k;
+}
+
+static int by_entry(const void *a, const void *b)
+{
+	const struct fr_entry *x = a, *y = b;
+	int d = memcmp(x->handle, y->handle, FR_HASH);
+
+	return d != 0 ? d : memcmp(x->tail, y->tail, FR_HASH);
+}
+
+/* §7.2 needs a certificate where the locked states disagree: the stored ones. */
+static int certs_for(struct fresh_coord *c, const struct fr_batch *locks, size_t nlocks,
+		     struct fw_init_req *req)
+{
+	size_t total = 0, k = 0;
+	struct fr_entry *all;
+	int rc = 0;
+
+	for (size_t i = 0; i < nlocks; i++)
+		total += locks[i].count;
+	all = malloc((total ? total : 1) * sizeof(*all));
+	req->certs = calloc(total ? total : 1, sizeof(*req->certs));
+	req->cert_lens = calloc(total ? total : 1, sizeof(*req->cert_lens));
+	if (all == NULL || req->certs == NULL || req->cert_lens == NULL)
+		rc = SHELTER_E_NOMEM;
+	for (size_t i = 0; i < nlocks && rc == 0; i++)
+		for (uint32_t j = 0; j < locks[i].count; j++)
+			all[k++] = locks[i].entries[j];
+	if (rc == 0)
+		qsort(all, total, sizeof(*all), by_entry);
+	for (size_t i = 0; i + 1 < total && rc == 0; i++) {
+		struct fs_receipts cert;
+		uint64_t version;
+
+		if (memcmp(all[i].handle, all[i + 1].handle, FR_HASH) != 0 ||
+		    (memcmp(all[i].tail, all[i + 1].tail, FR_HASH) == 0 &&
+		     all[i].height == all[i + 1].height))
+			continue;
+		if (req->ncerts > 0 &&
+		    memcmp(req->certs[req->ncerts - 1][0].entry.handle, all[i].handle, FR_HASH) == 0)
+			continue;
+		if (load_cert(c, all[i].handle, &cert, &version) == 0 && cert.count > 0) {
+			req->certs[req->ncerts] = cert.r;
+			req->cert_lens[req->ncerts++] = cert.count;
+			free(cert.cert);
+		}
+	}
+	free(all);
+	return rc;
+}
+
+int fresh_coord_reconfigure(struct fresh_coord *c, const uint8_t (*drop)[FR_PUB], size_t ndrop,
+			    const char *const *add, size_t nadd, uint64_t *number,
+			    struct shelter_err *err)
+{
+	struct joiner js[FR_VIEW_MAX] = { 0 };
+	struct fr_batch locks[FR_VIEW_MAX] = { 0 }, inits[FR_VIEW_MAX] = { 0 };
+	struct fw_init_req req = { 0 };
+	struct fs_view_rec vr = { 0 };
+	struct fr_view v;
+	uint8_t *body = NULL;
+	size_t n = 0, nlocks = 0, len = 0;
+	int rc;
+
+	pthread_mutex_lock(&c->mu);
+	rc = refresh_view(c, err);
+	for (unsigned i = 0; i < c->view.n && rc == 0; i++) {
+		int gone = 0;
+
+		for (size_t j = 0; j < ndrop; j++)
+			gone |= memcmp(drop[j], c->view.keys[i], FR_PUB) == 0;
+		if (!gone)
+			snprintf(js[n++].addr, sizeof(js[0].addr), "%s", c->peers[i].addr);
+	}
+	for (size_t j = 0; j < nadd && rc == 0; j++) {
+		if (n == FR_VIEW_MAX)
+			rc = shelter_err_set(err, SHELTER_E_INVAL, "more than %d endorsers", FR_VIEW_MAX);
+		else
+			snprintf(js[n++].addr, sizeof(js[0].addr), "%s", add[j]);
+	}
+	if (rc == 0 && (n == 0 || n % 2 == 0))
+		rc = shelter_err_set(err, SHELTER_E_INVAL, "the new view would have %zu endorsers: "
+				     "want an odd number", n);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = identify(&js[i], err);
+	if (rc == 0)
+		rc = build_view(js, n, c->view.number + 1, c->view.digest, &v, &body, &len, err);
+	if (rc == 0) {
+		nlocks = lock_members(c, v.digest, locks);
+		if (nlocks < fr_view_f(&c->view) + 1)
+			rc = shelter_err_set(err, SHELTER_E_NET, "%zu of the %u locks view %" PRIu64
+					     " needs: more than f of its endorsers are lost (§7.4)",
+					     nlocks, fr_view_f(&c->view) + 1, c->view.number);
+	}
+	req.view = body;
+	req.view_len = len;
+	req.prev = c->view_body;
+	req.prev_len = c->view_len;
+	req.locks = locks;
+	req.nlocks = nlocks;
+	if (rc == 0 && certs_for(c, locks, nlocks, &req) < 0)
+		rc = shelter_err_set(err, SHELTER_E_NOMEM, "out of memory");
+	if (rc == 0)
+		rc = init_all(js, n, &req, &v, inits, err);
+	vr.view = body;
+	vr.view_len = len;
+	vr.locks = locks;
+	vr.nlocks = nlocks;
+	if (rc == 0)
+		rc = put_view(c, &vr, v.number, js, n, c->current_version, err);
+	if (rc == 0)
+		save_init_certs(c, inits, n, fr_view_f(&v) + 1);
+	if (rc == 0) {
+		*number = v.number;
+		fresh_log("coordinator", "reconfigured", "view=%" PRIu64 " endorsers=%zu locks=%zu "
+			  "certificates=%zu", v.number, n, nlocks, req.ncerts);
+	}
+	pthread_mutex_unlock(&c->mu);
+	for (size_t i = 0; i < req.ncerts; i++)
+		free(req.certs[i]);
+	free(req.certs);
+	free(req.cert_lens);
+	for (size_t i = 0; i < nlocks; i++)
+		fr_batch_free(&locks[i]);
+	for (size_t i = 0; i < n; i++)
+		fr_batch_free(&inits[i]);
+	free(body);
+	joiners_free(js, n);
+	return rc < 0 ? shelter_err_wrap(err, rc, "reconfigure") : 0;
+}

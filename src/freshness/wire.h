@@ -1,0 +1,104 @@
+/* The coordinator-endorser wire protocol (docs/protocols/freshness.md §8): frames
+ * on a stream socket, and the encoding of every request and answer. Both sides use
+ * these; the endorser's decoders are its attack surface (fuzz_fresh_wire).
+ *
+ * Ownership: every *_encode returns a malloc'd body (caller frees). Every *_decode
+ * fills a caller-owned struct whose arrays it allocates; the matching *_free releases
+ * them (also after a failed decode, and on a zeroed struct). Decoded structs never
+ * point into the input buffer, except fw_init_req's view and prev, which do. */
+#ifndef SHELTER_FRESHNESS_WIRE_H
+#define SHELTER_FRESHNESS_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "freshness/endorser.h"
+#include "freshness/format.h"
+
+#define FW_FRAME_MAX (16u << 20) /* bytes of type and body */
+#define FW_CERT_MAX FR_VIEW_MAX  /* receipts in one certificate */
+#define FW_CERTS_MAX 4096        /* certificates in one init */
+#define FW_MESSAGE_MAX 1024      /* bytes of an error message */
+
+enum fw_type {
+	FW_IDENTITY = 0x01,
+	FW_INIT = 0x02,
+	FW_BATCH = 0x03,
+	FW_READ = 0x04,
+	FW_LOCK = 0x05,
+	FW_ANSWER = 0x80, /* an answer's type is its request's | FW_ANSWER */
+	FW_ERROR = 0xFF,
+};
+
+/* ---- frames ---- */
+
+/* Write one frame (all of it, retrying short writes and EINTR). */
+int fw_send(int fd, uint8_t type, const uint8_t *body, size_t len, struct shelter_err *err);
+/* Read one frame: *body malloc'd (caller frees; may be NULL when len is 0).
+ * SHELTER_E_NOENT on a clean end of stream before the frame; SHELTER_E_MALFORMED
+ * for a length of 0 or above FW_FRAME_MAX; SHELTER_E_IO otherwise. */
+int fw_recv(int fd, uint8_t *type, uint8_t **body, size_t *len, struct shelter_err *err);
+
+/* ---- requests ---- */
+
+struct fw_init_req {
+	const uint8_t *view; /* into the decoded buffer */
+	size_t view_len;
+	const uint8_t *prev; /* NULL when absent (length 0) */
+	size_t prev_len;
+	struct fr_batch *locks;
+	size_t nlocks;
+	struct fr_receipt **certs; /* certs[i] has cert_lens[i] receipts */
+	size_t *cert_lens;
+	size_t ncerts;
+};
+int fw_init_encode(const struct fw_init_req *r, uint8_t **out, size_t *len,
+		   struct shelter_err *err);
+int fw_init_decode(const uint8_t *in, size_t len, struct fw_init_req *r, struct shelter_err *err);
+void fw_init_free(struct fw_init_req *r);
+
+struct fw_batch_req {
+	struct endorser_item *items; /* items[i].cert points into receipts */
+	size_t count;
+	struct fr_receipt *receipts; /* every item's cert, in item order; owned here */
+	size_t nreceipts;
+};
+int fw_batch_encode(const struct endorser_item *items, size_t count, uint8_t **out, size_t *len,
+		    struct shelter_err *err);
+int fw_batch_decode(const uint8_t *in, size_t len, struct fw_batch_req *r,
+		    struct shelter_err *err);
+void fw_batch_req_free(struct fw_batch_req *r);
+
+struct fw_read_req {
+	uint8_t nonce[FR_HASH];
+	uint8_t (*handles)[FR_HASH];
+	size_t count;
+};
+int fw_read_encode(const uint8_t nonce[FR_HASH], const uint8_t (*handles)[FR_HASH], size_t count,
+		   uint8_t **out, size_t *len, struct shelter_err *err);
+int fw_read_decode(const uint8_t *in, size_t len, struct fw_read_req *r, struct shelter_err *err);
+void fw_read_free(struct fw_read_req *r);
+
+/* lock: the body is the successor view's digest, exactly FR_HASH bytes. */
+
+/* ---- answers ---- */
+
+/* identity: pubkey || u32 len || quote; *quote points into in. */
+int fw_identity_encode(const uint8_t pub[FR_PUB], const uint8_t *quote, size_t quote_len,
+		       uint8_t **out, size_t *len, struct shelter_err *err);
+int fw_identity_decode(const uint8_t *in, size_t len, uint8_t pub[FR_PUB],
+		       const uint8_t **quote, size_t *quote_len, struct shelter_err *err);
+
+/* init, read and lock answers are one fr_batch (fr_batch_encode/decode, which must
+ * consume the whole body). The batch answer: u32 count || count x i32 status || batch
+ * (the batch is absent when no item succeeded). */
+int fw_batch_answer_encode(const int32_t *status, size_t count, const struct fr_batch *b,
+			   uint8_t **out, size_t *len, struct shelter_err *err);
+int fw_batch_answer_decode(const uint8_t *in, size_t len, int32_t **status, size_t *count,
+			   struct fr_batch *b, struct shelter_err *err);
+
+/* error: i32 code || u16 len || message. */
+int fw_error_encode(int code, const char *msg, uint8_t **out, size_t *len);
+int fw_error_decode(const uint8_t *in, size_t len, int *code, char *msg, size_t msg_size);
+
+#endif

@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# The freshness service end to end (docs/protocols/freshness.md): endorsers, a
+# genesis, a coordinator on SQLite, the client's create/append/read; a rolled-back
+# store refused (fail-stop, §6.3), a wrong genesis refused, appends through a minority
+# crash, a reconfiguration that replaces the crashed endorser without losing an
+# acknowledged append, a killed coordinator, and a lost majority.
+set -uo pipefail
+source "$(dirname "$0")/../lib.sh"
+S=${SHELTER:?set SHELTER to the shelter binary}
+SUITE=freshness_service
+w=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	rm -rf "$w"
+}
+trap cleanup EXIT
+cd "$w"
+
+"$S" provider init prov --name acme >/dev/null &&
+	"$S" platform init --dir plat --name node-1 >/dev/null &&
+	"$S" provider enroll prov plat/platform.csr --out p.crt >/dev/null &&
+	"$S" platform install-cert --dir plat p.crt >/dev/null || {
+	fail platform_setup
+	exit 1
+}
+
+# wait_addr LOG PID: the HOST:PORT a daemon logged it listens on
+wait_addr() {
+	local a
+	for _ in $(seq 100); do
+		a=$(grep -m1 -oE 'listening[^ ]* .*127\.0\.0\.1:[0-9]+' "$1" | grep -oE '127\.0\.0\.1:[0-9]+$')
+		[ -n "$a" ] && { echo "$a"; return 0; }
+		kill -0 "$2" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+declare -A E_PID E_ADDR
+start_endorser() { # start_endorser NAME
+	"$S" freshness endorser --listen 127.0.0.1:0 --platform plat 2>"e$1.log" &
+	E_PID[$1]=$!
+	pids+=($!)
+	E_ADDR[$1]=$(wait_addr "e$1.log" "${E_PID[$1]}")
+}
+pubkey_of() { grep -m1 -oE '(pubkey|key)=[0-9a-f]{64}' "e$1.log" | cut -d= -f2; }
+C_PID=
+C_RUNS=0
+start_coord() { # a coordinator with a log of its own, so its address is its own
+	C_RUNS=$((C_RUNS + 1))
+	"$S" freshness serve --listen 127.0.0.1:0 --store sqlite:store.db 2>"coord$C_RUNS.log" &
+	C_PID=$!
+	pids+=($!)
+	C_ADDR=
+	for _ in $(seq 100); do
+		C_ADDR=$(grep -m1 -oE 'listening addr=127\.0\.0\.1:[0-9]+' "coord$C_RUNS.log" | cut -d= -f2)
+		[ -n "$C_ADDR" ] && break
+		sleep 0.1
+	done
+	F=(--service "$C_ADDR" --genesis "$G" --handle vol1)
+}
+for n in 1 2 3 4; do start_endorser $n; done
+if [ -n "${E_ADDR[1]}" ] && [ -n "${E_ADDR[4]}" ]; then pass endorsers_start; else
+	fail endorsers_start "$(cat e1.log)"
+	exit 1
+fi
+
+# --- genesis and the first states ------------------------------------------------------
+G=$("$S" freshness init --store sqlite:store.db --endorser "${E_ADDR[1]}" \
+	--endorser "${E_ADDR[2]}" --endorser "${E_ADDR[3]}" 2>init.err)
+[[ $G =~ ^[0-9a-f]{64}$ ]] && pass genesis || fail genesis "$(cat init.err)"
+expect genesis_once 1 'already holds a service' "$S" freshness init --store sqlite:store.db \
+	--endorser "${E_ADDR[4]}"
+start_coord
+[ -n "$C_ADDR" ] && pass coordinator_start || fail coordinator_start "$(cat coord1.log)"
+for i in 0 1 2 3; do echo "state $i $RANDOM" >s$i; done
+expect create 0 '^created height 0 tail [0-9a-f]{64}$' "$S" freshness create "${F[@]}" s0
+expect append_1 0 '^appended height 1 ' "$S" freshness append "${F[@]}" s1
+expect append_2 0 '^appended height 2 ' "$S" freshness append "${F[@]}" s2
+expect read_latest 0 '^latest height 2 ' "$S" freshness read "${F[@]}" --out got
+cmp -s got s2 && pass read_returns_the_state || fail read_returns_the_state
+expect unknown_handle 1 'no such handle' "$S" freshness read --service "$C_ADDR" --genesis "$G" \
+	--handle nobody
+other=$(printf '%064d' 7)
+expect wrong_genesis 1 'genesis is not the one pinned' "$S" freshness read --service "$C_ADDR" \
+	--genesis "$other" --handle vol1
+expect tofu_warns 0 'trusting the service.s genesis' "$S" freshness read --service "$C_ADDR" \
+	--handle vol1
+
+# --- the store rolled back: the endorsers' tail has no state; fail-stop (§6.3) --------
+kill -TERM "$C_PID"
+wait "$C_PID"
+cp store.db snap.db
+[ -f store.db-wal ] && cp store.db-wal snap.db-wal
+start_coord
+expect append_3 0 '^appended height 3 ' "$S" freshness append "${F[@]}" s3
+kill -TERM "$C_PID"
+wait "$C_PID"
+mv store.db good.db
+[ -f store.db-wal ] && mv store.db-wal good.db-wal
+rm -f store.db-shm
+cp snap.db store.db
+[ -f snap.db-wal ] && cp snap.db-wal store.db-wal
+start_coord
+expect rolled_back_store_refused 1 'height 3 is gone from the store; refusing any older one' \
+	"$S" freshness read "${F[@]}"
+expect no_append_on_rolled_back_store 1 'gone from the store' "$S" freshness append "${F[@]}" s3
+kill -TERM "$C_PID"
+wait "$C_PID"
+rm -f store.db-wal store.db-shm
+mv good.db store.db
+[ -f good.db-wal ] && mv good.db-wal store.db-wal
+start_coord
+expect store_back 0 '^latest height 3 ' "$S" freshness read "${F[@]}"
+
+# --- a minority crash, then its replacement (§7) ---------------------------------------
+kill -KILL "${E_PID[3]}"
+wait "${E_PID[3]}" 2>/dev/null
+echo "state 4" >s4
+expect append_with_one_down 0 '^appended height 4 ' "$S" freshness append "${F[@]}" s4
+P3=$(pubkey_of 3)
+expect reconfigure 0 '^view 1$' "$S" freshness reconfigure --store sqlite:store.db \
+	--remove "$P3" --add "${E_ADDR[4]}"
+expect read_after_reconfigure 0 '^latest height 4 ' "$S" freshness read "${F[@]}" --out got
+cmp -s got s4 && pass acknowledged_state_survives || fail acknowledged_state_survives
+echo "state 5" >s5
+expect append_in_new_view 0 '^appended height 5 ' "$S" freshness append "${F[@]}" s5
+
+# --- the coordinator killed during appends: every acknowledged append stays ---------------
+acked=5
+declare -A at=([5]=s5) # height -> the file acknowledged there
+for i in $(seq 6 25); do
+	echo "state $i" >s$i
+	if out=$("$S" freshness append "${F[@]}" s$i 2>&1); then
+		acked=$(sed -n 's/^appended height \([0-9]*\) .*/\1/p' <<<"$out")
+		at[$acked]=s$i
+	fi
+	[ "$i" = 12 ] && kill -KILL "$C_PID"
+	[ "$i" = 14 ] && start_coord
+done
+out=$("$S" freshness read "${F[@]}" --out got 2>&1)
+h=$(sed -n 's/^latest height \([0-9]*\) .*/\1/p' <<<"$out")
+if [ -n "$h" ] && [ "$h" -ge "$acked" ] && cmp -s got "${at[$h]:-none}"; then
+	pass coordinator_kill_loses_nothing
+else
+	fail coordinator_kill_loses_nothing "acked $acked, read: $out"
+fi
+
+# --- a lost majority: no progress, nothing stale ----------------------------------------
+kill -KILL "${E_PID[1]}" "${E_PID[2]}"
+wait "${E_PID[1]}" "${E_PID[2]}" 2>/dev/null
+expect majority_lost_no_append 1 'endorsers of view 1 answered' "$S" freshness append "${F[@]}" s5
+expect majority_lost_no_read 1 'endorsers of view 1 answered' "$S" freshness read "${F[@]}"
+
+# --- clean shutdown and refusals ---------------------------------------------------------
+kill -TERM "$C_PID"
+if wait "$C_PID" && grep -q 'stopped' "coord$C_RUNS.log"; then pass coordinator_sigterm; else
+	fail coordinator_sigterm
+fi
+expect serve_bad_store 2 'needs --listen' "$S" freshness serve --store sqlite:x.db
+expect serve_unknown_store 1 'want sqlite:PATH' "$S" freshness serve --listen 127.0.0.1:0 \
+	--store postgres://x
+[ "$fails" -eq 0 ]
