@@ -23,6 +23,7 @@
 #define CLIENT_MS 30000
 #define KEY_VIEW "view/%" PRIu64
 #define KEY_CURRENT "current"
+#define FRESH_ROUND_MAX 1024 /* writes in one round */
 
 struct peer {
 	uint8_t pub[FR_PUB];
@@ -38,7 +39,12 @@ struct fresh_coord {
 	size_t view_len;
 	struct fr_view view;
 	struct peer peers[FR_VIEW_MAX];
-	uint64_t rounds, appends, reads;
+	uint64_t rounds, batches, appends, reads;
+	/* group commit (submit): writes waiting for a round, and whether one runs */
+	pthread_mutex_t qmu;
+	pthread_cond_t qcond;
+	struct wreq *queue;
+	int leading;
 };
 
 static volatile sig_atomic_t stopping;
@@ -240,44 +246,116 @@ static void save_cert(struct fresh_coord *c, const struct fr_receipt *r, size_t 
 
 /* ---- writes (§6.1) ---- */
 
-/* The receipt of entry index of an answer batch, verified. */
-static int answer_receipt(const struct fr_batch *b, uint32_t index, struct fr_receipt *r)
+/* One client's write inside a shared round (§3.2: one signature per endorser for
+ * every write of the round). */
+struct wreq {
+	uint8_t type;
+	const struct fs_write *w;
+	struct fs_receipts prev; /* the certificate of the height below, when stored */
+	struct fr_receipt got[FR_VIEW_MAX];
+	int ok[FR_VIEW_MAX];
+	int status[FR_VIEW_MAX];
+	int pair[FR_VIEW_MAX]; /* second round: certify then append to that endorser */
+	int done;
+	struct wreq *next;
+};
+
+static void fill_item(struct endorser_item *it, const struct wreq *r)
 {
-	if (fr_batch_verify(b, NULL) < 0)
-		return SHELTER_E_INTEGRITY;
-	return fr_batch_receipt(b, index, r, NULL);
+	memset(it, 0, sizeof(*it));
+	it->op = r->type == FS_CREATE ? ENDORSER_CREATE : ENDORSER_APPEND;
+	memcpy(it->handle, r->w->handle, FR_HASH);
+	it->height = r->w->height;
+	memcpy(it->value, r->w->digest, FR_HASH);
+	it->cert = r->prev.count > 0 ? r->prev.r : NULL;
+	it->cert_count = r->prev.count;
 }
 
-/* One round of batch requests: items_for[i] (count n_for[i]) to peer i; the receipt
- * of each peer's last entry when its last item succeeded. */
-static void batch_round(struct fresh_coord *c, struct endorser_item *const *items_for,
-			const size_t *n_for, struct fr_receipt *got, int *ok, int *last_status)
+static void fill_certify(struct endorser_item *it, const struct wreq *r)
+{
+	memset(it, 0, sizeof(*it));
+	it->op = ENDORSER_CERTIFY;
+	memcpy(it->handle, r->w->handle, FR_HASH);
+	it->height = r->w->height - 1;
+	memcpy(it->value, r->prev.r[0].entry.tail, FR_HASH);
+	it->cert = r->prev.r;
+	it->cert_count = r->prev.count;
+}
+
+/* The items of one endorser for a round: every write once (first round), or a
+ * certify and the write for those it answered STALE (second round). */
+static size_t items_for(struct wreq *const *rs, size_t n, unsigned peer, int second,
+			struct endorser_item *items)
+{
+	size_t k = 0;
+
+	for (size_t j = 0; j < n; j++) {
+		struct wreq *r = rs[j];
+
+		r->pair[peer] = second && !r->ok[peer] && r->status[peer] == SHELTER_E_STALE &&
+				r->prev.count > 0;
+		if (second && !r->pair[peer])
+			continue;
+		if (r->pair[peer])
+			fill_certify(&items[k++], r);
+		fill_item(&items[k++], r);
+	}
+	return k;
+}
+
+/* Give each write its result from one endorser's answer: statuses in item order,
+ * one entry per successful item. */
+static void spread(struct wreq *const *rs, size_t n, unsigned peer, int second,
+		   const int32_t *status, size_t count, const struct fr_receipt *receipts)
+{
+	size_t item = 0, entry = 0;
+
+	for (size_t j = 0; j < n && item < count; j++) {
+		struct wreq *r = rs[j];
+
+		if (second && !r->pair[peer])
+			continue;
+		if (second && status[item++] == 0)
+			entry++; /* the certify's own entry */
+		if (item >= count)
+			break;
+		r->status[peer] = status[item];
+		if (status[item++] == 0) {
+			r->got[peer] = receipts[entry++];
+			r->ok[peer] = 1;
+		}
+	}
+}
+
+/* One round of batch requests to every endorser for the writes rs. */
+static void batch_round(struct fresh_coord *c, struct wreq *const *rs, size_t n, int second)
 {
 	uint8_t *bodies[FR_VIEW_MAX] = { 0 }, *ans[FR_VIEW_MAX];
-	size_t lens[FR_VIEW_MAX] = { 0 }, alen[FR_VIEW_MAX];
+	size_t lens[FR_VIEW_MAX] = { 0 }, alen[FR_VIEW_MAX], nitems[FR_VIEW_MAX] = { 0 };
+	struct endorser_item *items = malloc(2 * n * sizeof(*items));
 	int codes[FR_VIEW_MAX];
 
-	for (unsigned i = 0; i < c->view.n; i++)
-		if (n_for[i] > 0 && fw_batch_encode(items_for[i], n_for[i], &bodies[i], &lens[i],
-						    NULL) < 0)
+	for (unsigned i = 0; i < c->view.n && items != NULL; i++) {
+		nitems[i] = items_for(rs, n, i, second, items);
+		if (nitems[i] > 0 && fw_batch_encode(items, nitems[i], &bodies[i], &lens[i], NULL) < 0)
 			bodies[i] = NULL;
+	}
+	free(items);
 	round_trip(c, FW_BATCH, bodies, lens, ans, alen, codes);
 	for (unsigned i = 0; i < c->view.n; i++) {
+		struct fr_receipt *receipts = NULL;
+		struct fr_batch b = { 0 };
 		int32_t *status = NULL;
 		size_t count = 0;
-		struct fr_batch b = { 0 };
 
-		if (n_for[i] == 0)
-			continue;
-		last_status[i] = codes[i];
 		if (ans[i] != NULL &&
 		    fw_batch_answer_decode(ans[i], alen[i], &status, &count, &b, NULL) == 0 &&
-		    count == n_for[i]) {
-			last_status[i] = status[count - 1];
-			if (status[count - 1] == 0 && b.count > 0 &&
-			    answer_receipt(&b, b.count - 1, &got[i]) == 0)
-				ok[i] = 1;
-		}
+		    count == nitems[i] &&
+		    (b.count == 0 || fr_batch_verify(&b, NULL) == 0) &&
+		    (receipts = calloc(b.count ? b.count : 1, sizeof(*receipts))) != NULL &&
+		    (b.count == 0 || fr_batch_receipts(&b, receipts, NULL) == 0))
+			spread(rs, n, i, second, status, count, receipts);
+		free(receipts);
 		free(status);
 		fr_batch_free(&b);
 		free(ans[i]);
@@ -286,15 +364,14 @@ static void batch_round(struct fresh_coord *c, struct endorser_item *const *item
 }
 
 /* The tail that f + 1 of the receipts agree on, if any: then they are a certificate. */
-static size_t quorum(const struct fresh_coord *c, struct fr_receipt *got, const int *ok,
-		     struct fr_receipt *cert)
+static size_t quorum(const struct fresh_coord *c, const struct wreq *r, struct fr_receipt *cert)
 {
 	for (unsigned i = 0; i < c->view.n; i++) {
 		size_t n = 0;
 
-		for (unsigned j = 0; j < c->view.n && ok[i]; j++)
-			if (ok[j] && memcmp(got[j].entry.tail, got[i].entry.tail, FR_HASH) == 0)
-				cert[n++] = got[j];
+		for (unsigned j = 0; j < c->view.n && r->ok[i]; j++)
+			if (r->ok[j] && memcmp(r->got[j].entry.tail, r->got[i].entry.tail, FR_HASH) == 0)
+				cert[n++] = r->got[j];
 		if (n >= fr_view_f(&c->view) + 1)
 			return n;
 	}
@@ -327,68 +404,131 @@ static int put_block(struct fresh_coord *c, const struct fs_write *w, struct she
 	return rc;
 }
 
+/* Rounds for the writes rs (distinct handles), then their certificates. Caller holds
+ * c->mu and has refreshed the view. */
+static void run_writes(struct fresh_coord *c, struct wreq *const *rs, size_t n)
+{
+	struct fr_receipt cert[FR_VIEW_MAX];
+
+	for (size_t j = 0; j < n; j++)
+		for (unsigned i = 0; i < c->view.n; i++) {
+			rs[j]->ok[i] = 0;
+			rs[j]->status[i] = SHELTER_E_NET;
+		}
+	batch_round(c, rs, n, 0);
+	batch_round(c, rs, n, 1); /* lagging endorsers, if any */
+	c->batches++;
+	for (size_t j = 0; j < n; j++) {
+		size_t k = quorum(c, rs[j], cert);
+
+		if (k > 0)
+			save_cert(c, cert, k);
+		c->appends++;
+	}
+}
+
+/* Take writes off the queue for one round: one per handle (a second write of a handle
+ * needs the first certified, so it waits for the next round). */
+static size_t take_round(struct fresh_coord *c, struct wreq **rs, size_t max)
+{
+	struct wreq **pp = &c->queue;
+	size_t n = 0;
+
+	while (*pp != NULL && n < max) {
+		struct wreq *r = *pp;
+		int dup = 0;
+
+		for (size_t j = 0; j < n && !dup; j++)
+			dup = memcmp(rs[j]->w->handle, r->w->handle, FR_HASH) == 0;
+		if (dup) {
+			pp = &r->next;
+			continue;
+		}
+		*pp = r->next;
+		rs[n++] = r;
+	}
+	return n;
+}
+
+/* Group commit: the first writer to find no round running runs rounds for everyone
+ * queued until the queue is empty; the others wait for their result. */
+static int submit(struct fresh_coord *c, struct wreq *r, struct shelter_err *err)
+{
+	struct wreq *rs[FRESH_ROUND_MAX];
+	int rc = 0;
+
+	pthread_mutex_lock(&c->qmu);
+	r->next = c->queue;
+	c->queue = r;
+	while (!r->done) {
+		size_t n;
+
+		if (c->leading) {
+			pthread_cond_wait(&c->qcond, &c->qmu);
+			continue;
+		}
+		c->leading = 1;
+		n = take_round(c, rs, FRESH_ROUND_MAX);
+		pthread_mutex_unlock(&c->qmu);
+		pthread_mutex_lock(&c->mu);
+		rc = refresh_view(c, err);
+		if (rc == 0)
+			run_writes(c, rs, n);
+		pthread_mutex_unlock(&c->mu);
+		pthread_mutex_lock(&c->qmu);
+		for (size_t j = 0; j < n; j++)
+			rs[j]->done = rc == 0 ? 1 : -1;
+		c->leading = 0;
+		pthread_cond_broadcast(&c->qcond);
+	}
+	pthread_mutex_unlock(&c->qmu);
+	return r->done < 0 ? shelter_err_set(err, SHELTER_E_NET, "no current view") : 0;
+}
+
 static int do_write(struct fresh_coord *c, uint8_t type, const struct fs_write *w,
 		    struct fs_receipts *out, struct shelter_err *err)
 {
-	struct endorser_item items[FR_VIEW_MAX][2], *items_for[FR_VIEW_MAX];
-	struct fr_receipt got[FR_VIEW_MAX], cert[FR_VIEW_MAX];
-	struct fs_receipts prev = { 0 };
-	size_t n_for[FR_VIEW_MAX], ncert;
-	int ok[FR_VIEW_MAX] = { 0 }, status[FR_VIEW_MAX];
+	struct wreq *r = calloc(1, sizeof(*r));
 	uint8_t digest[FR_HASH];
 	uint64_t version;
-	int rc, have_prev;
+	int rc = r != NULL ? 0 : shelter_err_set(err, SHELTER_E_NOMEM, "out of memory");
 
-	if (SHA256(w->blob, w->blob_len, digest) == NULL || memcmp(digest, w->digest, FR_HASH) != 0)
-		return shelter_err_set(err, SHELTER_E_INVAL, "the digest is not SHA-256 of the "
-				       "state (§6.1)");
-	rc = put_block(c, w, err);
-	if (rc < 0)
-		return rc;
-	/* the certificate of the height below, for endorsers that need it (§4.3) */
-	have_prev = type == FS_APPEND && load_cert(c, w->handle, &prev, &version) == 0 &&
-		    prev.count > 0 && prev.r[0].entry.height == w->height - 1;
-	for (unsigned i = 0; i < c->view.n; i++) {
-		struct endorser_item *it = &items[i][0];
-
-		memset(it, 0, sizeof(*it));
-		it->op = type == FS_CREATE ? ENDORSER_CREATE : ENDORSER_APPEND;
-		memcpy(it->handle, w->handle, FR_HASH);
-		it->height = w->height;
-		memcpy(it->value, w->digest, FR_HASH);
-		it->cert = have_prev ? prev.r : NULL;
-		it->cert_count = have_prev ? prev.count : 0;
-		items_for[i] = it;
-		n_for[i] = 1;
+	if (rc == 0 && (SHA256(w->blob, w->blob_len, digest) == NULL ||
+			memcmp(digest, w->digest, FR_HASH) != 0))
+		rc = shelter_err_set(err, SHELTER_E_INVAL, "the digest is not SHA-256 of the "
+				     "state (§6.1)");
+	if (rc == 0)
+		rc = put_block(c, w, err);
+	if (rc == 0) {
+		r->type = type;
+		r->w = w;
+		/* the certificate of the height below, for endorsers that need it (§4.3) */
+		if (type == FS_APPEND && (load_cert(c, w->handle, &r->prev, &version) < 0 ||
+					  r->prev.count == 0 ||
+					  r->prev.r[0].entry.height != w->height - 1))
+			fs_receipts_free(&r->prev);
+		rc = submit(c, r, err);
 	}
-	batch_round(c, items_for, n_for, got, ok, status);
-	/* lagging endorsers: bring them to the certified height below, then append */
-	for (unsigned i = 0; i < c->view.n; i++) {
-		n_for[i] = 0;
-		if (ok[i] || !have_prev || status[i] != SHELTER_E_STALE)
-			continue;
-		items[i][1] = items[i][0];
-		items[i][0].op = ENDORSER_CERTIFY;
-		items[i][0].height = w->height - 1;
-		memcpy(items[i][0].value, prev.r[0].entry.tail, FR_HASH);
-		n_for[i] = 2;
-	}
-	batch_round(c, items_for, n_for, got, ok, status);
-	fs_receipts_free(&prev);
-	ncert = quorum(c, got, ok, cert);
-	if (ncert > 0)
-		save_cert(c, cert, ncert);
-	c->appends++;
-	out->r = calloc(c->view.n, sizeof(*out->r));
-	if (out->r == NULL)
-		return shelter_err_set(err, SHELTER_E_NOMEM, "out of memory");
-	for (unsigned i = 0; i < c->view.n; i++)
-		if (ok[i])
-			out->r[out->count++] = got[i];
-	return 0;
+	if (rc == 0 && (out->r = calloc(FR_VIEW_MAX, sizeof(*out->r))) == NULL)
+		rc = shelter_err_set(err, SHELTER_E_NOMEM, "out of memory");
+	for (unsigned i = 0; rc == 0 && i < FR_VIEW_MAX; i++)
+		if (r->ok[i])
+			out->r[out->count++] = r->got[i];
+	if (r != NULL)
+		fs_receipts_free(&r->prev);
+	free(r);
+	return rc;
 }
 
 /* ---- reads (§6.2) ---- */
+
+/* The receipt of entry index of an answer batch, verified. */
+static int answer_receipt(const struct fr_batch *b, uint32_t index, struct fr_receipt *r)
+{
+	if (fr_batch_verify(b, NULL) < 0)
+		return SHELTER_E_INTEGRITY;
+	return fr_batch_receipt(b, index, r, NULL);
+}
 
 static int do_read(struct fresh_coord *c, const uint8_t handle[FR_HASH],
 		   const uint8_t nonce[FR_HASH], struct fs_receipts *out, struct shelter_err *err)
@@ -498,6 +638,12 @@ static int handle_request(struct fresh_coord *c, uint8_t type, const uint8_t *in
 	struct fs_write w;
 	int rc;
 
+	if (type == FS_CREATE || type == FS_APPEND) { /* rounds shared with other writers */
+		rc = fs_write_decode(type, in, len, &w, err);
+		if (rc == 0)
+			rc = do_write(c, type, &w, &rs, err);
+		goto out;
+	}
 	pthread_mutex_lock(&c->mu);
 	rc = refresh_view(c, err);
 	if (rc < 0) {
@@ -505,12 +651,6 @@ static int handle_request(struct fresh_coord *c, uint8_t type, const uint8_t *in
 		return shelter_err_wrap(err, rc, "no current view");
 	}
 	switch (type) {
-	case FS_CREATE:
-	case FS_APPEND:
-		rc = fs_write_decode(type, in, len, &w, err);
-		if (rc == 0)
-			rc = do_write(c, type, &w, &rs, err);
-		break;
 	case FS_READ:
 		rc = len == 2 * FR_HASH ? do_read(c, in, in + FR_HASH, &rs, err)
 					: shelter_err_set(err, SHELTER_E_MALFORMED, "read request "
@@ -526,6 +666,7 @@ static int handle_request(struct fresh_coord *c, uint8_t type, const uint8_t *in
 		rc = shelter_err_set(err, SHELTER_E_MALFORMED, "unknown request type 0x%02x", type);
 	}
 	pthread_mutex_unlock(&c->mu);
+out:
 	if (rc == 0 && (type == FS_CREATE || type == FS_APPEND || type == FS_READ))
 		rc = fs_receipts_encode(&rs, out, olen, err);
 	fs_receipts_free(&rs);
@@ -643,8 +784,8 @@ int fresh_coord_serve(struct fresh_coord *c, const char *listen_spec, struct she
 	while (nclients > 0)
 		pthread_cond_wait(&clients_gone, &clients_mu);
 	pthread_mutex_unlock(&clients_mu);
-	fresh_log("coordinator", "stopped", "rounds=%" PRIu64 " appends=%" PRIu64 " reads=%" PRIu64,
-		  c->rounds, c->appends, c->reads);
+	fresh_log("coordinator", "stopped", "rounds=%" PRIu64 " write-rounds=%" PRIu64 " appends=%"
+		  PRIu64 " reads=%" PRIu64, c->rounds, c->batches, c->appends, c->reads);
 	return 0;
 }
 
@@ -661,6 +802,8 @@ int fresh_coord_new(struct fresh_store *store, struct fresh_coord **out, struct 
 	}
 	c->store = store;
 	pthread_mutex_init(&c->mu, NULL);
+	pthread_mutex_init(&c->qmu, NULL);
+	pthread_cond_init(&c->qcond, NULL);
 	for (unsigned i = 0; i < FR_VIEW_MAX; i++)
 		c->peers[i].fd = -1;
 	*out = c;
@@ -676,6 +819,8 @@ void fresh_coord_free(struct fresh_coord *c)
 	fresh_store_close(c->store);
 	free(c->view_body);
 	pthread_mutex_destroy(&c->mu);
+	pthread_mutex_destroy(&c->qmu);
+	pthread_cond_destroy(&c->qcond);
 	free(c);
 }
 

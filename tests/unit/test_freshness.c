@@ -42,6 +42,33 @@ static void merkle_paths_climb_to_the_root(void)
 	CHECK_RC(fr_merkle_climb(leaves[0], 5, 5, NULL, 0, got), SHELTER_E_MALFORMED);
 }
 
+/* All receipts of a batch at once equal the ones made one by one, and verify. */
+static void batch_receipts_match_one_by_one(void)
+{
+	struct fr_entry es[37];
+	struct fr_receipt all[37], one;
+	uint8_t pub[FR_PUB], priv[32];
+
+	CHECK_OK(shelter_ed25519_keygen(pub, priv, NULL));
+	for (size_t n = 1; n <= 37; n += 3) {
+		struct fr_batch b = { .kind = FR_KIND_APPEND, .count = (uint32_t)n, .entries = es };
+
+		for (size_t i = 0; i < n; i++) {
+			memset(&es[i], 0, sizeof(es[i]));
+			es[i].handle[0] = (uint8_t)i;
+			es[i].height = i * 3;
+		}
+		CHECK_OK(fr_batch_sign(&b, priv, NULL));
+		CHECK_OK(fr_batch_receipts(&b, all, NULL));
+		for (uint32_t i = 0; i < n; i++) {
+			CHECK_OK(fr_batch_receipt(&b, i, &one, NULL));
+			CHECK(one.path_len == all[i].path_len);
+			CHECK_MEM(one.path, all[i].path, (size_t)one.path_len * FR_HASH);
+			CHECK_OK(fr_receipt_verify(&all[i], NULL));
+		}
+	}
+}
+
 /* ---- views (§3.3) ---- */
 
 struct member {
@@ -475,6 +502,7 @@ int main(void)
 {
 	test_binary = "test_freshness";
 	RUN(merkle_paths_climb_to_the_root);
+	RUN(batch_receipts_match_one_by_one);
 	RUN(views_encode_and_refuse_bad_shapes);
 	RUN(receipts_round_trip_and_refuse_tampering);
 	RUN(endorser_appends_only_on_certified_states);

@@ -503,6 +503,61 @@ int fr_batch_receipt(const struct fr_batch *b, uint32_t index, struct fr_receipt
 	return 0;
 }
 
+/* Fill the proofs of leaves [lo, hi) bottom-up, RFC 9162 §2.1.3.1 for every leaf at
+ * once: each subtree appends its sibling's root to the paths below it. */
+static int all_paths(const uint8_t (*leaves)[FR_HASH], size_t lo, size_t hi,
+		     struct fr_receipt *r, uint8_t root[FR_HASH])
+{
+	uint8_t l[FR_HASH], rr[FR_HASH];
+	size_t k;
+	int rc;
+
+	if (hi - lo == 1) {
+		memcpy(root, leaves[lo], FR_HASH);
+		return 0;
+	}
+	k = split_point(hi - lo);
+	rc = all_paths(leaves, lo, lo + k, r, l);
+	if (rc == 0)
+		rc = all_paths(leaves, lo + k, hi, r, rr);
+	for (size_t i = lo; i < hi && rc == 0; i++) {
+		if (r[i].path_len >= FR_PATH_MAX)
+			return SHELTER_E_INTERNAL;
+		memcpy(r[i].path[r[i].path_len++], i < lo + k ? rr : l, FR_HASH);
+	}
+	return rc == 0 ? node_hash(l, rr, root) : rc;
+}
+
+int fr_batch_receipts(const struct fr_batch *b, struct fr_receipt *out, struct shelter_err *err)
+{
+	uint8_t (*leaves)[FR_HASH], root[FR_HASH];
+	int rc = 0;
+
+	if (b->count == 0 || b->count > FR_BATCH_MAX)
+		return shelter_err_set(err, SHELTER_E_INVAL, "receipts of a batch of %u", b->count);
+	leaves = malloc((size_t)b->count * FR_HASH);
+	if (leaves == NULL)
+		return shelter_err_set(err, SHELTER_E_NOMEM, "receipts: out of memory");
+	for (uint32_t i = 0; i < b->count && rc == 0; i++) {
+		struct fr_receipt *r = &out[i];
+
+		rc = fr_leaf_hash(&b->entries[i], leaves[i]);
+		r->kind = b->kind;
+		memcpy(r->view, b->view, FR_HASH);
+		memcpy(r->nonce, b->nonce, FR_HASH);
+		r->count = b->count;
+		memcpy(r->pub, b->pub, FR_PUB);
+		memcpy(r->sig, b->sig, FR_SIG);
+		r->entry = b->entries[i];
+		r->index = i;
+		r->path_len = 0;
+	}
+	if (rc == 0)
+		rc = all_paths((const uint8_t (*)[FR_HASH])leaves, 0, b->count, out, root);
+	free(leaves);
+	return rc < 0 ? shelter_err_set(err, rc, "receipts: hashing failed") : 0;
+}
+
 #define BATCH_FIXED (1 + FR_HASH + FR_HASH + 4 + FR_PUB + FR_SIG)
 
 int fr_batch_encode(const struct fr_batch *b, uint8_t **out, size_t *size,

@@ -111,6 +111,9 @@ int fr_batch_verify(const struct fr_batch *b, struct shelter_err *err);
 /* The receipt of entry index (its inclusion proof computed here). */
 int fr_batch_receipt(const struct fr_batch *b, uint32_t index, struct fr_receipt *r,
 		     struct shelter_err *err);
+/* The receipts of every entry at once (out has b->count slots): O(n log n) where
+ * calling fr_batch_receipt for each would be O(n^2). */
+int fr_batch_receipts(const struct fr_batch *b, struct fr_receipt *out, struct shelter_err *err);
 /* Wire form: *out malloc'd (caller frees). decode parses one batch from the front of
  * in (*used its length), with at most max entries. */
 int fr_batch_encode(const struct fr_batch *b, uint8_t **out, size_t *size,
