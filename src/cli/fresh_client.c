@@ -10,8 +10,12 @@
 
 #include "cli/cli.h"
 #include "freshness/client.h"
+#include "shelter/tee.h"
 
 #define STATE_MAX (8u << 20)
+
+#define MAX_PROVIDERS 8
+#define MAX_MEASUREMENTS 8
 
 struct fresh_args {
 	const char *service;
@@ -20,7 +24,56 @@ struct fresh_args {
 	const char *out;
 	uint8_t genesis[FR_HASH];
 	uint8_t handle[FR_HASH];
+	const char *providers[MAX_PROVIDERS];
+	size_t nproviders;
+	uint8_t measurements[MAX_MEASUREMENTS][SHELTER_MEASUREMENT_SIZE];
+	size_t nmeasurements;
+	struct fresh_policy policy;
+	struct shelter_trust *trust;
 };
+
+#define POLICY_USAGE                                                                         \
+	"Endorsers are believed only with quotes that verify against --provider DIR (its\n"  \
+	"ca.crt and crl.pem; repeatable) and show --endorser-measurement HEX (repeatable;\n"  \
+	"default: `shelter freshness endorser` of this build); sim quotes need --accept-sim.\n"
+
+/* A provider directory's CA and CRL into the trust (quote.md §4.3). */
+static int load_provider(struct shelter_trust *t, const char *dir, struct shelter_err *err)
+{
+	char path[4096], *pem = NULL;
+	size_t len = 0;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/ca.crt", dir);
+	rc = cli_read_file(path, 1 << 16, &pem, &len, err);
+	if (rc == 0)
+		rc = shelter_trust_add_provider(t, pem, len, NULL, err);
+	free(pem);
+	pem = NULL;
+	snprintf(path, sizeof(path), "%s/crl.pem", dir);
+	if (rc == 0)
+		rc = cli_read_file(path, 1 << 20, &pem, &len, err);
+	if (rc == 0)
+		rc = shelter_trust_add_crl(t, pem, len, err);
+	free(pem);
+	return rc < 0 ? shelter_err_wrap(err, rc, "provider '%s'", dir) : 0;
+}
+
+static int make_policy(struct fresh_args *a, struct shelter_err *err)
+{
+	int rc = shelter_trust_new(&a->trust, err);
+
+	for (size_t i = 0; i < a->nproviders && rc == 0; i++)
+		rc = load_provider(a->trust, a->providers[i], err);
+	if (rc == 0 && a->nmeasurements == 0) {
+		rc = fresh_endorser_measurement(a->measurements[0], err);
+		a->nmeasurements = rc == 0;
+	}
+	a->policy.trust = a->trust;
+	a->policy.measurements = (const uint8_t (*)[SHELTER_MEASUREMENT_SIZE])a->measurements;
+	a->policy.nmeasurements = a->nmeasurements;
+	return rc;
+}
 
 /* --handle: 64 hex digits as they are, or a name hashed into a handle. */
 static int parse_handle(const char *arg, uint8_t out[FR_HASH])
@@ -48,6 +101,9 @@ static int parse(int argc, char **argv, struct fresh_args *a, const char *usage)
 		{ "genesis", required_argument, NULL, 'g' },
 		{ "handle", required_argument, NULL, 'H' },
 		{ "out", required_argument, NULL, 'o' },
+		{ "provider", required_argument, NULL, 'p' },
+		{ "endorser-measurement", required_argument, NULL, 'm' },
+		{ "accept-sim", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -60,12 +116,25 @@ static int parse(int argc, char **argv, struct fresh_args *a, const char *usage)
 		case 'g': a->genesis_hex = optarg; break;
 		case 'H': a->handle_arg = optarg; break;
 		case 'o': a->out = optarg; break;
-		case 'h': puts(usage); return CLI_OK + 100;
+		case 'p':
+			if (a->nproviders == MAX_PROVIDERS)
+				return cli_usage("at most %d --provider", MAX_PROVIDERS);
+			a->providers[a->nproviders++] = optarg;
+			break;
+		case 'm':
+			if (a->nmeasurements == MAX_MEASUREMENTS || strlen(optarg) != 64 ||
+			    shelter_unhex(optarg, a->measurements[a->nmeasurements], 32) < 0)
+				return cli_usage("--endorser-measurement: want 64 hex digits (at most "
+						 "%d), got '%s'", MAX_MEASUREMENTS, optarg);
+			a->nmeasurements++;
+			break;
+		case 'S': a->policy.accept_sim = 1; break;
+		case 'h': printf("%s\n\n%s", usage, POLICY_USAGE); return CLI_OK + 100;
 		default: return cli_usage("see 'shelter freshness --help'");
 		}
 	}
-	if (a->service == NULL || a->handle_arg == NULL)
-		return cli_usage("%s", usage);
+	if (a->service == NULL || a->handle_arg == NULL || a->nproviders == 0)
+		return cli_usage("%s (and at least one --provider DIR)", usage);
 	if (a->genesis_hex != NULL && (strlen(a->genesis_hex) != 2 * FR_HASH ||
 				       shelter_unhex(a->genesis_hex, a->genesis, FR_HASH) < 0))
 		return cli_usage("--genesis: want 64 hex digits, got '%s'", a->genesis_hex);
@@ -76,9 +145,12 @@ static int parse(int argc, char **argv, struct fresh_args *a, const char *usage)
 
 static int connect_service(struct fresh_args *a, struct fresh_client **c, struct shelter_err *err)
 {
-	int rc = fresh_client_open(a->service, a->genesis_hex ? a->genesis : NULL, c, err);
 	char hex[2 * FR_HASH + 1];
+	int rc = make_policy(a, err);
 
+	if (rc == 0)
+		rc = fresh_client_open(a->service, a->genesis_hex ? a->genesis : NULL, &a->policy, c,
+				       err);
 	if (rc == 0 && a->genesis_hex == NULL) {
 		fresh_client_genesis(*c, a->genesis);
 		shelter_hex(a->genesis, FR_HASH, hex);
@@ -107,9 +179,9 @@ static int write_cmd(int argc, char **argv, int create)
 	char *data = NULL;
 	size_t len = 0;
 	int rc = parse(argc, argv, &a, create ? "usage: shelter freshness create --service HOST:PORT "
-						  "[--genesis HEX] --handle H FILE"
+						  "[--genesis HEX] --handle H --provider DIR [--accept-sim] FILE"
 					      : "usage: shelter freshness append --service HOST:PORT "
-						  "[--genesis HEX] --handle H FILE");
+						  "[--genesis HEX] --handle H --provider DIR [--accept-sim] FILE");
 
 	if (rc != 0)
 		return rc == CLI_OK + 100 ? CLI_OK : rc;
@@ -131,6 +203,7 @@ static int write_cmd(int argc, char **argv, int create)
 	free(latest.state);
 	free(data);
 	fresh_client_close(c);
+	shelter_trust_free(a.trust);
 	return rc < 0 ? cli_fail(create ? "freshness create" : "freshness append", &err) : CLI_OK;
 }
 
@@ -152,7 +225,7 @@ int fresh_cmd_read(int argc, char **argv)
 	struct shelter_err err;
 	FILE *f = NULL;
 	int rc = parse(argc, argv, &a, "usage: shelter freshness read --service HOST:PORT "
-				       "[--genesis HEX] --handle H [--out FILE]");
+				       "[--genesis HEX] --handle H --provider DIR [--accept-sim] [--out FILE]");
 
 	if (rc != 0)
 		return rc == CLI_OK + 100 ? CLI_OK : rc;
@@ -172,5 +245,6 @@ int fresh_cmd_read(int argc, char **argv)
 	}
 	free(st.state);
 	fresh_client_close(c);
+	shelter_trust_free(a.trust);
 	return rc < 0 ? cli_fail("freshness read", &err) : CLI_OK;
 }

@@ -9,12 +9,14 @@
 #include "freshness/net.h"
 #include "freshness/service.h"
 #include "freshness/wire.h"
+#include "shelter/measure.h"
 #include "util/buf.h"
 
 #define CALL_MS 30000
 
 struct fresh_client {
 	int fd;
+	const struct fresh_policy *policy;
 	uint8_t genesis[FR_HASH];
 	uint8_t *view_body; /* the newest view reached from the genesis; view points here */
 	struct fr_view view;
@@ -76,6 +78,49 @@ static int check_transition(const struct fr_view *cur, const struct fs_view_rec 
 	return 0;
 }
 
+int fresh_endorser_measurement(uint8_t out[SHELTER_MEASUREMENT_SIZE], struct shelter_err *err)
+{
+	/* exactly what the endorser measures at start (endorser_main.c) */
+	static const char *const argv[] = { "shelter", "freshness", "endorser" };
+	struct shelter_measure_opts mo = { .program = "/proc/self/exe", .argv = argv, .argc = 3 };
+
+	return shelter_measure(&mo, out, NULL, err);
+}
+
+/* §3.3: every member of v runs accepted endorser code on a trusted platform, and
+ * its quote binds the key the view names. */
+static int check_quotes(const struct fresh_policy *p, const struct fr_view *v,
+			struct shelter_err *err)
+{
+	for (unsigned i = 0; i < v->n; i++) {
+		struct shelter_quote_info info;
+		uint8_t rd[SHELTER_REPORT_DATA_SIZE];
+		int rc = shelter_quote_verify(v->quotes[i], v->quote_len[i], p->trust, &info, err);
+		int known = 0;
+
+		if (rc == 0 && (fr_endorser_report_data(v->keys[i], rd) < 0 ||
+				memcmp(rd, info.report_data, sizeof(rd)) != 0))
+			rc = shelter_err_set(err, SHELTER_E_UNTRUSTED, "the quote does not bind the "
+					     "member's key");
+		if (rc == 0 && (info.id.flags & SHELTER_TEE_FLAG_SIM) && !p->accept_sim)
+			rc = shelter_err_set(err, SHELTER_E_POLICY, "a sim quote, and sim endorsers "
+					     "are not accepted");
+		for (size_t m = 0; rc == 0 && m < p->nmeasurements; m++)
+			known |= memcmp(p->measurements[m], info.id.measurement,
+					SHELTER_MEASUREMENT_SIZE) == 0;
+		if (rc == 0 && !known)
+			rc = shelter_err_set(err, SHELTER_E_POLICY, "not an accepted endorser "
+					     "measurement");
+		if (rc < 0) {
+			char hex[17];
+
+			shelter_hex(v->keys[i], 8, hex);
+			return shelter_err_wrap(err, rc, "view %" PRIu64 ", endorser %s", v->number, hex);
+		}
+	}
+	return 0;
+}
+
 /* Adopt the view record rec (its body copied). */
 static int adopt(struct fresh_client *c, const struct fs_view_rec *rec, struct shelter_err *err)
 {
@@ -125,6 +170,8 @@ static int follow(struct fresh_client *c, const uint8_t *pin, struct shelter_err
 		rc = fs_view_rec_decode(p, len, &used, &rec, err);
 		if (rc == 0)
 			rc = fr_view_decode(rec.view, rec.view_len, &next, err);
+		if (rc == 0)
+			rc = check_quotes(c->policy, &next, err);
 		if (rc == 0 && c->view_body == NULL) { /* the genesis */
 			if (next.number != 0 || (pin != NULL && memcmp(next.digest, pin, FR_HASH) != 0))
 				rc = shelter_err_set(err, SHELTER_E_UNTRUSTED, "the service's genesis is "
@@ -144,7 +191,8 @@ static int follow(struct fresh_client *c, const uint8_t *pin, struct shelter_err
 	return rc;
 }
 
-int fresh_client_open(const char *addr, const uint8_t *genesis, struct fresh_client **out,
+int fresh_client_open(const char *addr, const uint8_t *genesis,
+		      const struct fresh_policy *policy, struct fresh_client **out,
 		      struct shelter_err *err)
 {
 	struct fresh_client *c = calloc(1, sizeof(*c));
@@ -153,7 +201,11 @@ int fresh_client_open(const char *addr, const uint8_t *genesis, struct fresh_cli
 	*out = NULL;
 	if (c == NULL)
 		return shelter_err_set(err, SHELTER_E_NOMEM, "out of memory");
-	rc = fresh_dial(addr, CALL_MS, &c->fd, err);
+	c->fd = -1;
+	c->policy = policy;
+	rc = policy != NULL && policy->trust != NULL
+		     ? fresh_dial(addr, CALL_MS, &c->fd, err)
+		     : shelter_err_set(err, SHELTER_E_INVAL, "no policy for endorsers");
 	if (rc == 0)
 		rc = follow(c, genesis, err);
 	if (rc < 0) {

@@ -11,14 +11,33 @@
 #include <stdint.h>
 
 #include "freshness/format.h"
+#include "shelter/tee.h"
 
 struct fresh_client;
+struct shelter_trust;
+
+/* Which endorsers a client believes (§3.3): every member of every view it follows
+ * must present a quote that verifies against trust (its providers and CRLs), binds
+ * the member's key, shows one of the accepted measurements, and is a sim quote only
+ * when accept_sim is set. Borrowed for the client's lifetime. */
+struct fresh_policy {
+	const struct shelter_trust *trust;
+	const uint8_t (*measurements)[SHELTER_MEASUREMENT_SIZE];
+	size_t nmeasurements;
+	int accept_sim;
+};
+
+/* The measurement `shelter freshness endorser` of this very shelter build has: the
+ * default policy of the command line (the endorsers run the same release). */
+int fresh_endorser_measurement(uint8_t out[SHELTER_MEASUREMENT_SIZE], struct shelter_err *err);
 
 /* Connect to the coordinator at addr (HOST:PORT) and follow the view ledger from
  * the genesis: pinned when genesis is not NULL (SHELTER_E_UNTRUSTED when the
  * service's differs), else taken as it is (trust on first use: the caller must
- * keep fresh_client_genesis and pin it from then on). */
-int fresh_client_open(const char *addr, const uint8_t *genesis, struct fresh_client **out,
+ * keep fresh_client_genesis and pin it from then on). Every view's quotes are
+ * checked against policy (SHELTER_E_POLICY, or the quote's own error). */
+int fresh_client_open(const char *addr, const uint8_t *genesis,
+		      const struct fresh_policy *policy, struct fresh_client **out,
 		      struct shelter_err *err);
 void fresh_client_close(struct fresh_client *c);
 void fresh_client_genesis(const struct fresh_client *c, uint8_t out[FR_HASH]);

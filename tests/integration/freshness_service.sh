@@ -57,7 +57,7 @@ start_coord() { # a coordinator with a log of its own, so its address is its own
 		[ -n "$C_ADDR" ] && break
 		sleep 0.1
 	done
-	F=(--service "$C_ADDR" --genesis "$G" --handle vol1)
+	F=(--service "$C_ADDR" --genesis "$G" --handle vol1 --provider prov --accept-sim)
 }
 for n in 1 2 3 4; do start_endorser $n; done
 if [ -n "${E_ADDR[1]}" ] && [ -n "${E_ADDR[4]}" ]; then pass endorsers_start; else
@@ -79,12 +79,24 @@ expect append_1 0 '^appended height 1 ' "$S" freshness append "${F[@]}" s1
 expect append_2 0 '^appended height 2 ' "$S" freshness append "${F[@]}" s2
 expect read_latest 0 '^latest height 2 ' "$S" freshness read "${F[@]}" --out got
 cmp -s got s2 && pass read_returns_the_state || fail read_returns_the_state
+P=(--provider prov --accept-sim)
 expect unknown_handle 1 'no such handle' "$S" freshness read --service "$C_ADDR" --genesis "$G" \
-	--handle nobody
+	--handle nobody "${P[@]}"
 other=$(printf '%064d' 7)
 expect wrong_genesis 1 'genesis is not the one pinned' "$S" freshness read --service "$C_ADDR" \
-	--genesis "$other" --handle vol1
+	--genesis "$other" --handle vol1 "${P[@]}"
 expect tofu_warns 0 'trusting the service.s genesis' "$S" freshness read --service "$C_ADDR" \
+	--handle vol1 "${P[@]}"
+# §3.3: endorsers are believed only on quotes the client's policy accepts
+expect sim_refused_by_default 1 'sim quote, and sim endorsers are not accepted' \
+	"$S" freshness read --service "$C_ADDR" --genesis "$G" --handle vol1 --provider prov
+expect other_measurement_refused 1 'not an accepted endorser measurement' \
+	"$S" freshness read --service "$C_ADDR" --genesis "$G" --handle vol1 "${P[@]}" \
+	--endorser-measurement "$other"
+"$S" provider init other >/dev/null 2>&1 || "$S" provider init other --name other >/dev/null
+expect other_provider_refused 1 'endorser [0-9a-f]{16}' "$S" freshness read --service "$C_ADDR" \
+	--genesis "$G" --handle vol1 --provider other --accept-sim
+expect provider_needed 2 'at least one --provider' "$S" freshness read --service "$C_ADDR" \
 	--handle vol1
 
 # --- the store rolled back: the endorsers' tail has no state; fail-stop (§6.3) --------
