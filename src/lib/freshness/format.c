@@ -469,6 +469,19 @@ int fr_batch_verify(const struct fr_batch *b, struct shelter_err *err)
 	return 0;
 }
 
+/* Everything of entry index's receipt but its proof. */
+static void receipt_of(const struct fr_batch *b, uint32_t index, struct fr_receipt *r)
+{
+	r->kind = b->kind;
+	memcpy(r->view, b->view, FR_HASH);
+	memcpy(r->nonce, b->nonce, FR_HASH);
+	r->count = b->count;
+	memcpy(r->pub, b->pub, FR_PUB);
+	memcpy(r->sig, b->sig, FR_SIG);
+	r->entry = b->entries[index];
+	r->index = index;
+}
+
 int fr_batch_receipt(const struct fr_batch *b, uint32_t index, struct fr_receipt *r,
 		     struct shelter_err *err)
 {
@@ -491,14 +504,7 @@ int fr_batch_receipt(const struct fr_batch *b, uint32_t index, struct fr_receipt
 	free(leaves);
 	if (rc < 0)
 		return shelter_err_set(err, rc, "receipt %u: hashing failed", index);
-	r->kind = b->kind;
-	memcpy(r->view, b->view, FR_HASH);
-	memcpy(r->nonce, b->nonce, FR_HASH);
-	r->count = b->count;
-	memcpy(r->pub, b->pub, FR_PUB);
-	memcpy(r->sig, b->sig, FR_SIG);
-	r->entry = b->entries[index];
-	r->index = index;
+	receipt_of(b, index, r);
 	r->path_len = (uint8_t)len;
 	return 0;
 }
@@ -539,18 +545,9 @@ int fr_batch_receipts(const struct fr_batch *b, struct fr_receipt *out, struct s
 	if (leaves == NULL)
 		return shelter_err_set(err, SHELTER_E_NOMEM, "receipts: out of memory");
 	for (uint32_t i = 0; i < b->count && rc == 0; i++) {
-		struct fr_receipt *r = &out[i];
-
 		rc = fr_leaf_hash(&b->entries[i], leaves[i]);
-		r->kind = b->kind;
-		memcpy(r->view, b->view, FR_HASH);
-		memcpy(r->nonce, b->nonce, FR_HASH);
-		r->count = b->count;
-		memcpy(r->pub, b->pub, FR_PUB);
-		memcpy(r->sig, b->sig, FR_SIG);
-		r->entry = b->entries[i];
-		r->index = i;
-		r->path_len = 0;
+		receipt_of(b, i, &out[i]);
+		out[i].path_len = 0;
 	}
 	if (rc == 0)
 		rc = all_paths((const uint8_t (*)[FR_HASH])leaves, 0, b->count, out, root);
