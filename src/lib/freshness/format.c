@@ -181,36 +181,44 @@ int fr_merkle_climb(const uint8_t leaf[FR_HASH], size_t index, size_t n,
 void fr_receipt_msg(uint8_t kind, const uint8_t view[FR_HASH], const uint8_t nonce[FR_HASH],
 		    uint32_t count, const uint8_t root[FR_HASH], uint8_t out[FR_MSG_SIZE])
 {
-	struct shelter_wbuf w;
+	uint8_t *p = out;
 
-	shelter_wbuf_init(&w, out, FR_MSG_SIZE);
-	shelter_wbuf_put_bytes(&w, RECEIPT_DOMAIN, sizeof(RECEIPT_DOMAIN)); /* with its NUL */
-	shelter_wbuf_put_be(&w, kind, 1);
-	shelter_wbuf_put_bytes(&w, view, FR_HASH);
-	shelter_wbuf_put_bytes(&w, nonce, FR_HASH);
-	shelter_wbuf_put_be(&w, count, 4);
-	shelter_wbuf_put_bytes(&w, root, FR_HASH);
+	memcpy(p, RECEIPT_DOMAIN, sizeof(RECEIPT_DOMAIN)); /* with its NUL */
+	p += sizeof(RECEIPT_DOMAIN);
+	*p++ = kind;
+	memcpy(p, view, FR_HASH);
+	p += FR_HASH;
+	memcpy(p, nonce, FR_HASH);
+	p += FR_HASH;
+	shelter_store_be(p, count, 4);
+	memcpy(p + 4, root, FR_HASH);
 }
 
 /* ---- receipts on the wire (§8) ---- */
 
 size_t fr_receipt_encode(const struct fr_receipt *r, uint8_t out[FR_RECEIPT_MAX])
 {
-	struct shelter_wbuf w;
+	size_t path = r->path_len <= FR_PATH_MAX ? r->path_len : FR_PATH_MAX;
+	uint8_t *p = out;
 
-	shelter_wbuf_init(&w, out, FR_RECEIPT_MAX);
-	shelter_wbuf_put_be(&w, r->kind, 1);
-	shelter_wbuf_put_bytes(&w, r->view, FR_HASH);
-	shelter_wbuf_put_bytes(&w, r->nonce, FR_HASH);
-	shelter_wbuf_put_be(&w, r->count, 4);
-	shelter_wbuf_put_bytes(&w, r->pub, FR_PUB);
-	shelter_wbuf_put_bytes(&w, r->sig, FR_SIG);
-	fr_entry_encode(&r->entry, shelter_wbuf_take(&w, FR_ENTRY_SIZE));
-	shelter_wbuf_put_be(&w, r->index, 4);
-	shelter_wbuf_put_be(&w, r->path_len, 1);
-	for (size_t i = 0; i < r->path_len && i < FR_PATH_MAX; i++)
-		shelter_wbuf_put_bytes(&w, r->path[i], FR_HASH);
-	return w.used;
+	*p++ = r->kind;
+	memcpy(p, r->view, FR_HASH);
+	p += FR_HASH;
+	memcpy(p, r->nonce, FR_HASH);
+	p += FR_HASH;
+	shelter_store_be(p, r->count, 4);
+	p += 4;
+	memcpy(p, r->pub, FR_PUB);
+	p += FR_PUB;
+	memcpy(p, r->sig, FR_SIG);
+	p += FR_SIG;
+	fr_entry_encode(&r->entry, p);
+	p += FR_ENTRY_SIZE;
+	shelter_store_be(p, r->index, 4);
+	p += 4;
+	*p++ = (uint8_t)path;
+	memcpy(p, r->path, path * FR_HASH);
+	return (size_t)(p - out) + path * FR_HASH;
 }
 
 int fr_receipt_decode(const uint8_t *in, size_t size, struct fr_receipt *r, size_t *used,
