@@ -37,13 +37,15 @@ int fresh_cmd_serve(int argc, char **argv)
 		case 'l': listen = optarg; break;
 		case 's': store = optarg; break;
 		case 'h':
-			puts("usage: shelter freshness serve --listen HOST:PORT --store sqlite:PATH");
+			puts("usage: shelter freshness serve --listen HOST:PORT "
+			     "--store sqlite:PATH|etcd:http://HOST:PORT[,...]");
 			return CLI_OK;
 		default: return cli_usage("see 'shelter freshness --help'");
 		}
 	}
 	if (optind != argc || listen == NULL || store == NULL)
-		return cli_usage("freshness serve needs --listen HOST:PORT and --store sqlite:PATH");
+		return cli_usage("freshness serve needs --listen HOST:PORT and --store "
+				 "sqlite:PATH or etcd:URL");
 	shelter_err_clear(&err);
 	rc = open_coord(store, &c, &err);
 	if (rc == 0)
@@ -78,7 +80,7 @@ int fresh_cmd_init(int argc, char **argv)
 			addrs[n++] = optarg;
 			break;
 		case 'h':
-			puts("usage: shelter freshness init --store sqlite:PATH --endorser HOST:PORT...");
+			puts("usage: shelter freshness init --store STORE --endorser HOST:PORT...");
 			return CLI_OK;
 		default: return cli_usage("see 'shelter freshness --help'");
 		}
@@ -131,7 +133,7 @@ int fresh_cmd_reconfigure(int argc, char **argv)
 			add[nadd++] = optarg;
 			break;
 		case 'h':
-			puts("usage: shelter freshness reconfigure --store sqlite:PATH "
+			puts("usage: shelter freshness reconfigure --store STORE "
 			     "[--remove PUBKEY]... [--add HOST:PORT]...");
 			return CLI_OK;
 		default: return cli_usage("see 'shelter freshness --help'");

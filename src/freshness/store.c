@@ -1,4 +1,5 @@
-/* The untrusted store's SQLite backend (docs/protocols/freshness.md §5).
+/* The untrusted store's SQLite backend (docs/protocols/freshness.md §5), and the
+ * dispatch to the etcd backend (store_etcd.c) for "etcd:" specs.
  *
  * One table of (key, value, version). A put is BEGIN IMMEDIATE, a version check and
  * the write, then COMMIT: SQLite's write lock makes it one linearizable step across
@@ -17,6 +18,7 @@ struct fresh_store {
 	pthread_mutex_t mu;
 	sqlite3 *db;
 	char *path;
+	struct fresh_etcd *etcd; /* when not NULL, the store is etcd and db is unused */
 };
 
 static int sql_fail(struct fresh_store *s, const char *what, struct shelter_err *err)
@@ -47,17 +49,19 @@ static int open_sqlite(struct fresh_store *s, const char *path, struct shelter_e
 
 int fresh_store_open(const char *spec, struct fresh_store **out, struct shelter_err *err)
 {
+	int etcd = strncmp(spec, "etcd:", 5) == 0;
 	struct fresh_store *s;
 	int rc;
 
 	*out = NULL;
-	if (strncmp(spec, "sqlite:", 7) != 0 || spec[7] == '\0')
-		return shelter_err_set(err, SHELTER_E_INVAL, "store '%s': want sqlite:PATH", spec);
+	if (!etcd && (strncmp(spec, "sqlite:", 7) != 0 || spec[7] == '\0'))
+		return shelter_err_set(err, SHELTER_E_INVAL, "store '%s': want sqlite:PATH or "
+				       "etcd:http://HOST:PORT", spec);
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return shelter_err_set(err, SHELTER_E_NOMEM, "store: out of memory");
 	pthread_mutex_init(&s->mu, NULL);
-	rc = open_sqlite(s, spec + 7, err);
+	rc = etcd ? fresh_etcd_open(spec + 5, &s->etcd, err) : open_sqlite(s, spec + 7, err);
 	if (rc < 0) {
 		fresh_store_close(s);
 		return rc;
@@ -70,6 +74,7 @@ void fresh_store_close(struct fresh_store *s)
 {
 	if (s == NULL)
 		return;
+	fresh_etcd_close(s->etcd);
 	sqlite3_close(s->db);
 	pthread_mutex_destroy(&s->mu);
 	free(s->path);
@@ -119,6 +124,8 @@ int fresh_store_get(struct fresh_store *s, const char *key, uint8_t **val, size_
 	*val = NULL;
 	*len = 0;
 	*version = 0;
+	if (s->etcd != NULL)
+		return fresh_etcd_get(s->etcd, key, val, len, version, err);
 	pthread_mutex_lock(&s->mu);
 	rc = get_locked(s, key, val, len, version, err);
 	pthread_mutex_unlock(&s->mu);
@@ -149,6 +156,8 @@ int fresh_store_put(struct fresh_store *s, const char *key, const uint8_t *val, 
 	uint64_t have = 0;
 	int rc;
 
+	if (s->etcd != NULL)
+		return fresh_etcd_put(s->etcd, key, val, len, expect, version, err);
 	if (len > INT32_MAX)
 		return shelter_err_set(err, SHELTER_E_INVAL, "store: value of %zu bytes", len);
 	pthread_mutex_lock(&s->mu);

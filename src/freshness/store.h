@@ -4,7 +4,8 @@
  * relies on is signed by endorsers or sealed by the client itself.
  *
  * Backends: "sqlite:PATH" (the embedded default; several coordinators on one
- * machine may share the file) and "etcd:http://HOST:PORT" (etcd v3's JSON gateway).
+ * machine may share the file) and "etcd:http://HOST:PORT" (etcd v3's JSON gateway;
+ * several comma-separated endpoints are tried in order).
  * Ownership: the store is owned by its opener (fresh_store_close); values returned
  * are malloc'd and owned by the caller. Thread-safe. */
 #ifndef SHELTER_FRESHNESS_STORE_H
@@ -29,5 +30,16 @@ int fresh_store_get(struct fresh_store *s, const char *key, uint8_t **val, size_
  * (may be NULL). SHELTER_E_CONFLICT when the version moved. */
 int fresh_store_put(struct fresh_store *s, const char *key, const uint8_t *val, size_t len,
 		    uint64_t expect, uint64_t *version, struct shelter_err *err);
+
+/* The etcd backend (store_etcd.c), behind the functions above and internal to them:
+ * endpoints is the spec after "etcd:", "http://HOST:PORT[,http://HOST:PORT...]".
+ * Each function keeps the contract of its fresh_store_ counterpart. */
+struct fresh_etcd;
+int fresh_etcd_open(const char *endpoints, struct fresh_etcd **out, struct shelter_err *err);
+void fresh_etcd_close(struct fresh_etcd *e);
+int fresh_etcd_get(struct fresh_etcd *e, const char *key, uint8_t **val, size_t *len,
+		   uint64_t *version, struct shelter_err *err);
+int fresh_etcd_put(struct fresh_etcd *e, const char *key, const uint8_t *val, size_t len,
+		   uint64_t expect, uint64_t *version, struct shelter_err *err);
 
 #endif
