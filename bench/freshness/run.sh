@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Freshness service benchmark (bench/README.md): acknowledged appends and checked
-# reads through a coordinator and three endorsers on loopback, against the store's
-# own compare-and-swap puts in the same run.
+# reads through a coordinator and three endorsers on loopback, on each store (SQLite
+# and a single-member etcd), against that store's own compare-and-swap puts in the
+# same run.
 #
 #   bench/freshness/run.sh      (against build/release: make BUILD=release)
 #
@@ -53,39 +54,73 @@ addr_of() { # addr_of LOG PID
 	echo "run.sh: no address in $1" >&2
 	exit 1
 }
-eps=()
-for i in 1 2 3; do
-	"$shelter" freshness endorser --listen 127.0.0.1:0 --platform plat 2>"e$i.log" &
-	pids+=($!)
-	eps+=(--endorser "$(addr_of "e$i.log")")
-done
-genesis=$("$shelter" freshness init --store "sqlite:$base/store.db" "${eps[@]}")
-"$shelter" freshness serve --listen 127.0.0.1:0 --store "sqlite:$base/store.db" 2>coord.log &
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+# a single-member etcd on this disk: the peer store (Debian's etcd-server)
+cp_=$(free_port)
+pp_=$(free_port)
+while [ "$pp_" = "$cp_" ]; do pp_=$(free_port); done
+etcd_url=http://127.0.0.1:$cp_
+etcd --name b1 --data-dir "$base/etcd" --listen-client-urls "$etcd_url" \
+	--advertise-client-urls "$etcd_url" --listen-peer-urls "http://127.0.0.1:$pp_" \
+	--initial-advertise-peer-urls "http://127.0.0.1:$pp_" \
+	--initial-cluster "b1=http://127.0.0.1:$pp_" --max-request-bytes 10485760 >etcd.log 2>&1 &
 pids+=($!)
-service=$(addr_of coord.log)
-measurement=$(grep -m1 -oE 'measurement=[0-9a-f]{64}' e1.log | cut -d= -f2)
+for _ in $(seq 150); do
+	curl -sf "$etcd_url/health" 2>/dev/null | grep -q '"health":"true"' && break
+	sleep 0.1
+done
+
+# one service per store: three endorsers each (an endorser serves one view)
+declare -A service genesis
+for st in sqlite etcd; do
+	eps=()
+	for i in 1 2 3; do
+		"$shelter" freshness endorser --listen 127.0.0.1:0 --platform plat 2>"e$st$i.log" &
+		pids+=($!)
+		eps+=(--endorser "$(addr_of "e$st$i.log")")
+	done
+	spec=sqlite:$base/store.db
+	[ "$st" = etcd ] && spec=etcd:$etcd_url
+	genesis[$st]=$("$shelter" freshness init --store "$spec" "${eps[@]}")
+	"$shelter" freshness serve --listen 127.0.0.1:0 --store "$spec" 2>"coord-$st.log" &
+	pids+=($!)
+	service[$st]=$(addr_of "coord-$st.log")
+done
+measurement=$(grep -m1 -oE 'measurement=[0-9a-f]{64}' esqlite1.log | cut -d= -f2)
 
 echo "== freshness bench: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), ${seconds}s per line"
-printf '%-8s %8s %9s %10s %8s %8s %8s\n' mode clients ops ops/s p50_ms p99_ms max_ms
+printf '%-7s %-8s %8s %9s %10s %8s %8s %8s\n' store mode clients ops ops/s p50_ms p99_ms max_ms
 declare -A rate
 for n in ${clients//,/ }; do
-	for mode in store append read; do
-		if [ "$mode" = store ]; then
-			line=$("$fb" --mode store --store "sqlite:$base/raw.db" --clients "$n" --seconds "$seconds")
-		else
-			line=$("$fb" --mode "$mode" --service "$service" --genesis "$genesis" \
-				--provider prov --endorser-measurement "$measurement" \
-				--clients "$n" --seconds "$seconds")
-		fi
-		read -r m c ops r p50 p99 mx <<<"$line"
-		rate[$mode.$n]=$r
-		printf '%-8s %8s %9s %10s %8s %8s %8s\n' "$m" "$c" "$ops" "$r" "$p50" "$p99" "$mx"
+	for st in sqlite etcd; do
+		for mode in store append read; do
+			if [ "$mode" = store ]; then
+				spec=sqlite:$base/raw.db
+				[ "$st" = etcd ] && spec=etcd:$etcd_url
+				line=$("$fb" --mode store --store "$spec" --clients "$n" --seconds "$seconds")
+			else
+				line=$("$fb" --mode "$mode" --service "${service[$st]}" \
+					--genesis "${genesis[$st]}" --provider prov \
+					--endorser-measurement "$measurement" --clients "$n" --seconds "$seconds")
+			fi
+			read -r m c ops r p50 p99 mx <<<"$line"
+			rate[$st.$mode.$n]=$r
+			printf '%-7s %-8s %8s %9s %10s %8s %8s %8s\n' "$st" "$m" "$c" "$ops" "$r" "$p50" \
+				"$p99" "$mx"
+		done
 	done
 done
 echo
 for n in ${clients//,/ }; do
-	python3 -c "import sys; a,s=float(sys.argv[1]),float(sys.argv[2]); print(f'clients {sys.argv[3]}: append/store-put = {a/s:.2f}x')" \
-		"${rate[append.$n]}" "${rate[store.$n]}" "$n"
+	for st in sqlite etcd; do
+		python3 -c 'import sys; a, s = float(sys.argv[1]), float(sys.argv[2]); print(f"{sys.argv[3]:6} clients {sys.argv[4]:>3}: append / store put = {a / s:.2f}x")' \
+			"${rate[$st.append.$n]}" "${rate[$st.store.$n]}" "$st" "$n"
+	done
 done
-kill -TERM "${pids[-1]}" && wait "${pids[-1]}" 2>/dev/null || true
-tail -n1 coord.log
+for st in sqlite etcd; do
+	kill -TERM "$(pgrep -f "serve --listen 127.0.0.1:0 --store .*$st" | head -1)" 2>/dev/null || true
+done
+sleep 0.5
+tail -qn1 coord-sqlite.log coord-etcd.log
