@@ -24,6 +24,7 @@
 #define KEY_VIEW "view/%" PRIu64
 #define KEY_CURRENT "current"
 #define FRESH_ROUND_MAX 1024 /* writes in one round */
+#define CERTMEM_SLOTS 1024
 
 struct peer {
 	uint8_t pub[FR_PUB];
@@ -45,6 +46,14 @@ struct fresh_coord {
 	pthread_cond_t qcond;
 	struct wreq *queue;
 	int leading;
+	/* the newest certificate of recently written handles, so that the next append
+	 * of a handle needs no store read (direct-mapped; the store stays the truth) */
+	pthread_mutex_t cmu;
+	struct certmem {
+		uint8_t handle[FR_HASH];
+		struct fr_receipt *r; /* NULL: empty */
+		size_t n;
+	} certs[CERTMEM_SLOTS];
 };
 
 static volatile sig_atomic_t stopping;
@@ -197,6 +206,45 @@ out:
 }
 
 /* ---- certificates in the store ---- */
+
+static struct certmem *certmem_slot(struct fresh_coord *c, const uint8_t handle[FR_HASH])
+{
+	return &c->certs[shelter_load_be(handle, 8) % CERTMEM_SLOTS];
+}
+
+/* A copy of the remembered certificate of handle into out; 0 when there is one. */
+static int certmem_get(struct fresh_coord *c, const uint8_t handle[FR_HASH],
+		       struct fs_receipts *out)
+{
+	struct certmem *m = certmem_slot(c, handle);
+	int rc = SHELTER_E_NOENT;
+
+	pthread_mutex_lock(&c->cmu);
+	if (m->r != NULL && memcmp(m->handle, handle, FR_HASH) == 0 &&
+	    (out->r = malloc(m->n * sizeof(*m->r))) != NULL) {
+		memcpy(out->r, m->r, m->n * sizeof(*m->r));
+		out->count = m->n;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&c->cmu);
+	return rc;
+}
+
+static void certmem_put(struct fresh_coord *c, const struct fr_receipt *r, size_t n)
+{
+	struct certmem *m = certmem_slot(c, r[0].entry.handle);
+	struct fr_receipt *copy = malloc(n * sizeof(*r));
+
+	if (copy == NULL)
+		return;
+	memcpy(copy, r, n * sizeof(*r));
+	pthread_mutex_lock(&c->cmu);
+	free(m->r);
+	memcpy(m->handle, r[0].entry.handle, FR_HASH);
+	m->r = copy;
+	m->n = n;
+	pthread_mutex_unlock(&c->cmu);
+}
 
 static int load_cert(struct fresh_coord *c, const uint8_t handle[FR_HASH], struct fs_receipts *out,
 		     uint64_t *version)
@@ -404,25 +452,37 @@ static int put_block(struct fresh_coord *c, const struct fs_write *w, struct she
 	return rc;
 }
 
-/* Rounds for the writes rs (distinct handles), then their certificates. Caller holds
- * c->mu and has refreshed the view. */
-static void run_writes(struct fresh_coord *c, struct wreq *const *rs, size_t n)
+/* Rounds for the writes rs (distinct handles), then their certificates: remembered
+ * at once, copied into certs[] (counts in ncert[]) for the store. Caller holds c->mu
+ * and has refreshed the view. */
+static void run_writes(struct fresh_coord *c, struct wreq *const *rs, size_t n,
+		       struct fr_receipt (*certs)[FR_VIEW_MAX], size_t *ncert)
 {
-	struct fr_receipt cert[FR_VIEW_MAX];
 
-	for (size_t j = 0; j < n; j++)
+	for (size_t j = 0; j < n; j++) {
+		struct wreq *r = rs[j];
+		uint64_t version;
+
 		for (unsigned i = 0; i < c->view.n; i++) {
-			rs[j]->ok[i] = 0;
-			rs[j]->status[i] = SHELTER_E_NET;
+			r->ok[i] = 0;
+			r->status[i] = SHELTER_E_NET;
 		}
+		/* a remembered certificate of an earlier view: the store has the new
+		 * view's (a reconfiguration stored its INIT certificates) */
+		if (r->prev.count > 0 && memcmp(r->prev.r[0].view, c->view.digest, FR_HASH) != 0) {
+			fs_receipts_free(&r->prev);
+			if (load_cert(c, r->w->handle, &r->prev, &version) < 0 ||
+			    r->prev.count == 0 || r->prev.r[0].entry.height != r->w->height - 1)
+				fs_receipts_free(&r->prev);
+		}
+	}
 	batch_round(c, rs, n, 0);
 	batch_round(c, rs, n, 1); /* lagging endorsers, if any */
 	c->batches++;
 	for (size_t j = 0; j < n; j++) {
-		size_t k = quorum(c, rs[j], cert);
-
-		if (k > 0)
-			save_cert(c, cert, k);
+		ncert[j] = quorum(c, rs[j], certs[j]);
+		if (ncert[j] > 0)
+			certmem_put(c, certs[j], ncert[j]);
 		c->appends++;
 	}
 }
@@ -455,8 +515,12 @@ static size_t take_round(struct fresh_coord *c, struct wreq **rs, size_t max)
 static int submit(struct fresh_coord *c, struct wreq *r, struct shelter_err *err)
 {
 	struct wreq *rs[FRESH_ROUND_MAX];
+	size_t ncert[FRESH_ROUND_MAX];
+	struct fr_receipt (*certs)[FR_VIEW_MAX] = malloc(FRESH_ROUND_MAX * sizeof(*certs));
 	int rc = 0;
 
+	if (certs == NULL)
+		return shelter_err_set(err, SHELTER_E_NOMEM, "out of memory");
 	pthread_mutex_lock(&c->qmu);
 	r->next = c->queue;
 	c->queue = r;
@@ -473,15 +537,23 @@ static int submit(struct fresh_coord *c, struct wreq *r, struct shelter_err *err
 		pthread_mutex_lock(&c->mu);
 		rc = refresh_view(c, err);
 		if (rc == 0)
-			run_writes(c, rs, n);
+			run_writes(c, rs, n, certs, ncert);
 		pthread_mutex_unlock(&c->mu);
 		pthread_mutex_lock(&c->qmu);
 		for (size_t j = 0; j < n; j++)
 			rs[j]->done = rc == 0 ? 1 : -1;
 		c->leading = 0;
 		pthread_cond_broadcast(&c->qcond);
+		pthread_mutex_unlock(&c->qmu);
+		/* the writers answer their clients meanwhile: a certificate in the store
+		 * serves other coordinators and restarts, not this round's acknowledgement */
+		for (size_t j = 0; rc == 0 && j < n; j++)
+			if (ncert[j] > 0)
+				save_cert(c, certs[j], ncert[j]);
+		pthread_mutex_lock(&c->qmu);
 	}
 	pthread_mutex_unlock(&c->qmu);
+	free(certs);
 	return r->done < 0 ? shelter_err_set(err, SHELTER_E_NET, "no current view") : 0;
 }
 
@@ -503,9 +575,12 @@ static int do_write(struct fresh_coord *c, uint8_t type, const struct fs_write *
 		r->type = type;
 		r->w = w;
 		/* the certificate of the height below, for endorsers that need it (§4.3) */
-		if (type == FS_APPEND && (load_cert(c, w->handle, &r->prev, &version) < 0 ||
-					  r->prev.count == 0 ||
-					  r->prev.r[0].entry.height != w->height - 1))
+		if (type == FS_APPEND && certmem_get(c, w->handle, &r->prev) == 0 &&
+		    r->prev.r[0].entry.height != w->height - 1)
+			fs_receipts_free(&r->prev);
+		if (type == FS_APPEND && r->prev.count == 0 &&
+		    (load_cert(c, w->handle, &r->prev, &version) < 0 || r->prev.count == 0 ||
+		     r->prev.r[0].entry.height != w->height - 1))
 			fs_receipts_free(&r->prev);
 		rc = submit(c, r, err);
 	}
@@ -804,6 +879,7 @@ int fresh_coord_new(struct fresh_store *store, struct fresh_coord **out, struct 
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_mutex_init(&c->qmu, NULL);
 	pthread_cond_init(&c->qcond, NULL);
+	pthread_mutex_init(&c->cmu, NULL);
 	for (unsigned i = 0; i < FR_VIEW_MAX; i++)
 		c->peers[i].fd = -1;
 	*out = c;
@@ -821,6 +897,9 @@ void fresh_coord_free(struct fresh_coord *c)
 	pthread_mutex_destroy(&c->mu);
 	pthread_mutex_destroy(&c->qmu);
 	pthread_cond_destroy(&c->qcond);
+	pthread_mutex_destroy(&c->cmu);
+	for (size_t i = 0; i < CERTMEM_SLOTS; i++)
+		free(c->certs[i].r);
 	free(c);
 }
 

@@ -28,6 +28,7 @@ struct endorser {
 	struct slot *slots;
 	size_t cap, count;
 	uint64_t hash_key[2]; /* against handles chosen to collide in the table */
+	struct fr_sigcache *sigs; /* batch signatures verified: one check per round */
 };
 
 /* ---- the handle table: open addressing, linear probing, never shrinks ---- */
@@ -110,7 +111,8 @@ int endorser_new(struct endorser **out, struct shelter_err *err)
 	e->cap = 64;
 	e->slots = calloc(e->cap, sizeof(*e->slots));
 	e->priv = shelter_secret_alloc(SHELTER_ED25519_PRIV_SIZE);
-	if (e->slots == NULL || e->priv == NULL) {
+	e->sigs = calloc(1, sizeof(*e->sigs));
+	if (e->slots == NULL || e->priv == NULL || e->sigs == NULL) {
 		shelter_err_set(err, rc, "endorser: out of memory");
 		goto out;
 	}
@@ -135,6 +137,7 @@ void endorser_free(struct endorser *e)
 		shelter_secret_free(e->priv, SHELTER_ED25519_PRIV_SIZE);
 	free(e->view_body);
 	free(e->slots);
+	free(e->sigs);
 	free(e);
 }
 
@@ -242,8 +245,8 @@ static int do_append(struct endorser *e, const struct endorser_item *it, struct 
 	if (s->e.height != it->height - 1)
 		return SHELTER_E_STALE; /* this endorser is behind: certify first */
 	if (!(s->e.flags & FR_FLAG_CERTIFIED)) {
-		if (fr_cert_check(&e->view, it->cert, it->cert_count, it->handle, s->e.height,
-				  s->e.tail, NULL) < 0)
+		if (fr_cert_check_cached(&e->view, it->cert, it->cert_count, it->handle,
+					 s->e.height, s->e.tail, e->sigs, NULL) < 0)
 			return SHELTER_E_UNTRUSTED;
 		s->e.flags |= FR_FLAG_CERTIFIED;
 	}
@@ -264,8 +267,8 @@ static int do_certify(struct endorser *e, const struct endorser_item *it, struct
 
 	if (s == NULL)
 		return SHELTER_E_NOMEM;
-	if (fr_cert_check(&e->view, it->cert, it->cert_count, it->handle, it->height, it->value,
-			  NULL) < 0)
+	if (fr_cert_check_cached(&e->view, it->cert, it->cert_count, it->handle, it->height,
+				 it->value, e->sigs, NULL) < 0)
 		return SHELTER_E_UNTRUSTED;
 	if (s->used && s->e.height > it->height)
 		return SHELTER_E_STALE; /* already past it */

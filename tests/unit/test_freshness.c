@@ -221,6 +221,19 @@ static void receipts_round_trip_and_refuse_tampering(void)
 	back = r;
 	back.nonce[0] ^= 0x80;
 	CHECK_RC(fr_receipt_verify(&back, NULL), SHELTER_E_INTEGRITY);
+	/* a signature cache remembers what verified, never what did not */
+	{
+		static struct fr_sigcache cache;
+
+		CHECK_OK(fr_receipt_verify_cached(&r, &cache, NULL));
+		CHECK_OK(fr_receipt_verify_cached(&r, &cache, NULL));
+		back = r;
+		back.sig[3] ^= 0x40;
+		CHECK_RC(fr_receipt_verify_cached(&back, &cache, NULL), SHELTER_E_INTEGRITY);
+		back = r;
+		back.entry.tail[0] ^= 1;
+		CHECK_RC(fr_receipt_verify_cached(&back, &cache, NULL), SHELTER_E_INTEGRITY);
+	}
 	free(body);
 	endorser_free(m.e);
 }

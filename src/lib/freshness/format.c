@@ -262,7 +262,29 @@ int fr_receipt_decode(const uint8_t *in, size_t size, struct fr_receipt *r, size
 
 int fr_receipt_verify(const struct fr_receipt *r, struct shelter_err *err)
 {
-	uint8_t leaf[FR_HASH], root[FR_HASH], msg[FR_MSG_SIZE];
+	return fr_receipt_verify_cached(r, NULL, err);
+}
+
+/* The cache key of a signature check, and its slot. */
+static int sig_key(const uint8_t pub[FR_PUB], const uint8_t msg[FR_MSG_SIZE],
+		   const uint8_t sig[FR_SIG], uint8_t key[FR_HASH], size_t *slot)
+{
+	uint8_t m[FR_PUB + FR_MSG_SIZE + FR_SIG];
+
+	memcpy(m, pub, FR_PUB);
+	memcpy(m + FR_PUB, msg, FR_MSG_SIZE);
+	memcpy(m + FR_PUB + FR_MSG_SIZE, sig, FR_SIG);
+	if (hash(m, sizeof(m), key) < 0)
+		return SHELTER_E_INTERNAL;
+	*slot = (size_t)(shelter_load_be(key, 4) % FR_SIGCACHE_SLOTS);
+	return 0;
+}
+
+int fr_receipt_verify_cached(const struct fr_receipt *r, struct fr_sigcache *cache,
+			     struct shelter_err *err)
+{
+	uint8_t leaf[FR_HASH], root[FR_HASH], msg[FR_MSG_SIZE], key[FR_HASH];
+	size_t slot = 0;
 	int rc = fr_leaf_hash(&r->entry, leaf);
 
 	if (rc == 0)
@@ -274,9 +296,14 @@ int fr_receipt_verify(const struct fr_receipt *r, struct shelter_err *err)
 	if (rc < 0)
 		return shelter_err_set(err, rc, "receipt: hashing failed");
 	fr_receipt_msg(r->kind, r->view, r->nonce, r->count, root, msg);
+	if (cache != NULL && sig_key(r->pub, msg, r->sig, key, &slot) == 0 &&
+	    memcmp(cache->seen[slot], key, FR_HASH) == 0)
+		return 0;
 	rc = shelter_ed25519_verify(r->pub, msg, sizeof(msg), r->sig, NULL);
 	if (rc < 0)
 		return shelter_err_set(err, SHELTER_E_INTEGRITY, "receipt: bad signature");
+	if (cache != NULL && sig_key(r->pub, msg, r->sig, key, &slot) == 0)
+		memcpy(cache->seen[slot], key, FR_HASH);
 	return 0;
 }
 
@@ -396,6 +423,14 @@ int fr_cert_check(const struct fr_view *v, const struct fr_receipt *rs, size_t c
 		  const uint8_t handle[FR_HASH], uint64_t height, const uint8_t tail[FR_HASH],
 		  struct shelter_err *err)
 {
+	return fr_cert_check_cached(v, rs, count, handle, height, tail, NULL, err);
+}
+
+int fr_cert_check_cached(const struct fr_view *v, const struct fr_receipt *rs, size_t count,
+			 const uint8_t handle[FR_HASH], uint64_t height,
+			 const uint8_t tail[FR_HASH], struct fr_sigcache *cache,
+			 struct shelter_err *err)
+{
 	uint32_t seen = 0; /* members already counted, by index */
 	unsigned have = 0, need = fr_view_f(v) + 1;
 
@@ -407,7 +442,8 @@ int fr_cert_check(const struct fr_view *v, const struct fr_receipt *rs, size_t c
 		    (r->kind != FR_KIND_APPEND && r->kind != FR_KIND_INIT) ||
 		    memcmp(r->view, v->digest, FR_HASH) != 0 || r->entry.height != height ||
 		    memcmp(r->entry.handle, handle, FR_HASH) != 0 ||
-		    memcmp(r->entry.tail, tail, FR_HASH) != 0 || fr_receipt_verify(r, NULL) < 0)
+		    memcmp(r->entry.tail, tail, FR_HASH) != 0 ||
+		    fr_receipt_verify_cached(r, cache, NULL) < 0)
 			continue;
 		seen |= 1u << m;
 		have++;

@@ -89,6 +89,19 @@ int fr_receipt_decode(const uint8_t *in, size_t size, struct fr_receipt *r, size
  * SHELTER_E_INTEGRITY. */
 int fr_receipt_verify(const struct fr_receipt *r, struct shelter_err *err);
 
+/* Signatures already verified, so that the f + 1 batch signatures behind the
+ * certificates of a whole round are checked once, not once per handle: a direct-
+ * mapped table of SHA-256(public key || message || signature). A hit is as good as
+ * a verification (finding another input with the same hash is the collision
+ * SHA-256 rules out). Owned by its user; zero-initialised is empty. */
+#define FR_SIGCACHE_SLOTS 1024
+struct fr_sigcache {
+	uint8_t seen[FR_SIGCACHE_SLOTS][FR_HASH];
+};
+/* fr_receipt_verify, consulting and filling cache (may be NULL). */
+int fr_receipt_verify_cached(const struct fr_receipt *r, struct fr_sigcache *cache,
+			     struct shelter_err *err);
+
 /* An endorser's signed answer (§8 `batch`): every entry, and the signature over
  * their root. entries is malloc'd and owned by the batch (fr_batch_free). LOCK and
  * INIT batches list the whole state in ascending handle order. */
@@ -152,6 +165,11 @@ int fr_endorser_report_data(const uint8_t pub[FR_PUB], uint8_t out[64]);
 int fr_cert_check(const struct fr_view *v, const struct fr_receipt *rs, size_t count,
 		  const uint8_t handle[FR_HASH], uint64_t height, const uint8_t tail[FR_HASH],
 		  struct shelter_err *err);
+/* The same with a signature cache (may be NULL). */
+int fr_cert_check_cached(const struct fr_view *v, const struct fr_receipt *rs, size_t count,
+			 const uint8_t handle[FR_HASH], uint64_t height,
+			 const uint8_t tail[FR_HASH], struct fr_sigcache *cache,
+			 struct shelter_err *err);
 
 /* §6.2 and §7.2: what a set of entries for one handle (from distinct endorsers of
  * view v: READ answers, or LOCK states) says is the latest state. Absent entries
