@@ -53,6 +53,7 @@ struct fresh_coord {
 		uint8_t handle[FR_HASH];
 		struct fr_receipt *r; /* NULL: empty */
 		size_t n;
+		int saved; /* in the store too: may be evicted */
 	} certs[CERTMEM_SLOTS];
 };
 
@@ -207,21 +208,32 @@ out:
 
 /* ---- certificates in the store ---- */
 
-static struct certmem *certmem_slot(struct fresh_coord *c, const uint8_t handle[FR_HASH])
+#define CERTMEM_PROBE 8
+
+/* The slot of handle among CERTMEM_PROBE neighbours, or NULL. Caller holds cmu. */
+static struct certmem *certmem_find(struct fresh_coord *c, const uint8_t handle[FR_HASH])
 {
-	return &c->certs[shelter_load_be(handle, 8) % CERTMEM_SLOTS];
+	size_t at = (size_t)(shelter_load_be(handle, 8) % CERTMEM_SLOTS);
+
+	for (size_t i = 0; i < CERTMEM_PROBE; i++) {
+		struct certmem *m = &c->certs[(at + i) % CERTMEM_SLOTS];
+
+		if (m->r != NULL && memcmp(m->handle, handle, FR_HASH) == 0)
+			return m;
+	}
+	return NULL;
 }
 
 /* A copy of the remembered certificate of handle into out; 0 when there is one. */
 static int certmem_get(struct fresh_coord *c, const uint8_t handle[FR_HASH],
 		       struct fs_receipts *out)
 {
-	struct certmem *m = certmem_slot(c, handle);
+	struct certmem *m;
 	int rc = SHELTER_E_NOENT;
 
 	pthread_mutex_lock(&c->cmu);
-	if (m->r != NULL && memcmp(m->handle, handle, FR_HASH) == 0 &&
-	    (out->r = malloc(m->n * sizeof(*m->r))) != NULL) {
+	m = certmem_find(c, handle);
+	if (m != NULL && (out->r = malloc(m->n * sizeof(*m->r))) != NULL) {
 		memcpy(out->r, m->r, m->n * sizeof(*m->r));
 		out->count = m->n;
 		rc = 0;
@@ -230,20 +242,37 @@ static int certmem_get(struct fresh_coord *c, const uint8_t handle[FR_HASH],
 	return rc;
 }
 
-static void certmem_put(struct fresh_coord *c, const struct fr_receipt *r, size_t n)
+/* Remember a certificate not yet in the store (saved = 0) or mark it stored. An
+ * unsaved one is never evicted, so the handle's next append finds it here before
+ * the store has it; a saved one makes room for others. */
+static void certmem_put(struct fresh_coord *c, const struct fr_receipt *r, size_t n, int saved)
 {
-	struct certmem *m = certmem_slot(c, r[0].entry.handle);
+	size_t at = (size_t)(shelter_load_be(r[0].entry.handle, 8) % CERTMEM_SLOTS);
 	struct fr_receipt *copy = malloc(n * sizeof(*r));
+	struct certmem *m;
 
 	if (copy == NULL)
 		return;
 	memcpy(copy, r, n * sizeof(*r));
 	pthread_mutex_lock(&c->cmu);
-	free(m->r);
-	memcpy(m->handle, r[0].entry.handle, FR_HASH);
-	m->r = copy;
-	m->n = n;
+	m = certmem_find(c, r[0].entry.handle);
+	for (size_t i = 0; m == NULL && i < CERTMEM_PROBE; i++) {
+		struct certmem *x = &c->certs[(at + i) % CERTMEM_SLOTS];
+
+		if (x->r == NULL || x->saved)
+			m = x;
+	}
+	if (m != NULL && (m->r == NULL || memcmp(m->handle, r[0].entry.handle, FR_HASH) != 0 ||
+			  m->r[0].entry.height <= r[0].entry.height)) {
+		free(m->r);
+		memcpy(m->handle, r[0].entry.handle, FR_HASH);
+		m->r = copy;
+		m->n = n;
+		m->saved = saved;
+		copy = NULL;
+	}
 	pthread_mutex_unlock(&c->cmu);
+	free(copy);
 }
 
 static int load_cert(struct fresh_coord *c, const uint8_t handle[FR_HASH], struct fs_receipts *out,
@@ -482,7 +511,7 @@ static void run_writes(struct fresh_coord *c, struct wreq *const *rs, size_t n,
 	for (size_t j = 0; j < n; j++) {
 		ncert[j] = quorum(c, rs[j], certs[j]);
 		if (ncert[j] > 0)
-			certmem_put(c, certs[j], ncert[j]);
+			certmem_put(c, certs[j], ncert[j], 0);
 		c->appends++;
 	}
 }
@@ -547,9 +576,12 @@ static int submit(struct fresh_coord *c, struct wreq *r, struct shelter_err *err
 		pthread_mutex_unlock(&c->qmu);
 		/* the writers answer their clients meanwhile: a certificate in the store
 		 * serves other coordinators and restarts, not this round's acknowledgement */
-		for (size_t j = 0; rc == 0 && j < n; j++)
-			if (ncert[j] > 0)
+		for (size_t j = 0; rc == 0 && j < n; j++) {
+			if (ncert[j] > 0) {
 				save_cert(c, certs[j], ncert[j]);
+				certmem_put(c, certs[j], ncert[j], 1);
+			}
+		}
 		pthread_mutex_lock(&c->qmu);
 	}
 	pthread_mutex_unlock(&c->qmu);
