@@ -39,7 +39,7 @@ static void usage(FILE *out)
 		     "\n"
 		     "commands:\n");
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
-		fprintf(out, "  %-10s %s\n", subcommands[i].name, subcommands[i].help);
+		fprintf(out, "  %-12s %s\n", subcommands[i].name, subcommands[i].help);
 	fprintf(out, "\n'shelter freshness <command> --help' describes a command. Exit codes: 0 "
 		     "success,\n1 failure, 2 usage error.\n");
 }

@@ -490,6 +490,14 @@ int endorser_init(struct endorser *e, const struct endorser_proof *p, struct fr_
 		return shelter_err_set(err, SHELTER_E_CONFLICT, "init: endorser is %s",
 				       e->phase == ENDORSER_ACTIVE ? "active"
 								   : "locked for another view");
+	/* a locked endorser moves only to the successor of its own view, never to a
+	 * genesis (§7.1, §7.3), whatever digest it was asked to lock for */
+	if (e->phase == ENDORSER_LOCKED &&
+	    (view.number == 0 || view.number != e->view.number + 1 ||
+	     memcmp(view.prev, e->view.digest, FR_HASH) != 0))
+		return shelter_err_set(err, SHELTER_E_CONFLICT, "init: view %" PRIu64 " does not "
+				       "follow this endorser's view %" PRIu64, view.number,
+				       e->view.number);
 	if (view.number == 0) {
 		if (p->prev != NULL || p->nlocks != 0)
 			return shelter_err_set(err, SHELTER_E_INVAL, "init: a genesis has no proof");

@@ -20,7 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "freshness/client.h"
 #include "freshness/fresh.h"
+#include "freshness/net.h"
 #include "freshness/wire.h"
 #include "net/tls.h"
 #include "shelter/crypto.h"
@@ -33,35 +35,9 @@
 #define STATS_EVERY_S 10
 #define THREAD_STACK (1u << 20)
 
-/* ---- logging: one line per event, as the CAS's cas_log ---- */
+/* ---- logging: one line per event (net.h) ---- */
 
-static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
-
-static __attribute__((format(printf, 2, 3))) void endorser_log(const char *event,
-							     const char *fmt, ...)
-{
-	char now[40], base[24], line[2048];
-	struct timespec ts;
-	struct tm tm;
-	va_list ap;
-	int n;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(now, sizeof(now), "%s.%03ldZ", base, ts.tv_nsec / 1000000);
-	n = snprintf(line, sizeof(line), "%s shelter-fresh %s ", now, event);
-	va_start(ap, fmt);
-	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
-	va_end(ap);
-	for (char *p = line; *p; p++) /* a peer's text never starts a line of its own */
-		if (*p == '\n' || *p == '\r')
-			*p = ' ';
-	pthread_mutex_lock(&log_mu);
-	fprintf(stderr, "%s\n", line);
-	fflush(stderr);
-	pthread_mutex_unlock(&log_mu);
-}
+#define endorser_log(...) fresh_log("endorser", __VA_ARGS__)
 
 static double now_s(void)
 {
@@ -297,7 +273,8 @@ static void conn_error(struct conn *c, const char *what, const struct shelter_er
 		endorser_log("conn", "peer=%s what=\"%s\" reason=\"%s\"", c->peer, what, err->msg);
 }
 
-/* One frame in, one frame out; 0 to go on, -1 to close. */
+/* One frame in, one frame out; 0 to go on, -1 to close, -2 to close after a
+ * malformed frame (§8). */
 static int serve_one(struct conn *c)
 {
 	struct daemon *d = c->d;
@@ -331,15 +308,34 @@ static int serve_one(struct conn *c)
 	else if (bad)
 		conn_error(c, "malformed frame; closed", &err);
 	free(a.body);
-	return bad || serr.code != 0 ? -1 : 0;
+	return serr.code != 0 ? -1 : bad ? -2 : 0;
+}
+
+/* After an error frame for a malformed frame, close without losing it: a close
+ * with unread bytes sends a TCP reset, which may discard the error frame before the
+ * peer reads it. So end our side, and read what the peer still sends (bounded). */
+static void linger_close(int fd)
+{
+	struct timeval tv = { .tv_sec = 1 };
+	uint8_t sink[4096];
+	size_t total = 0;
+	ssize_t r;
+
+	shutdown(fd, SHUT_WR);
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	while (total < (1u << 20) && (r = read(fd, sink, sizeof(sink))) > 0)
+		total += (size_t)r;
 }
 
 static void *conn_main(void *arg)
 {
 	struct conn *c = arg;
+	int rc;
 
-	while (serve_one(c) == 0)
+	while ((rc = serve_one(c)) == 0)
 		;
+	if (rc == -2)
+		linger_close(c->fd);
 	pthread_mutex_lock(&c->d->conns_mu);
 	close(c->fd);
 	c->fd = -1;
@@ -486,7 +482,7 @@ static void stats(struct daemon *d)
 	if (req == d->logged_requests)
 		return;
 	endorser_log("stats", "requests=%" PRIu64 " total=%" PRIu64 " refused=%" PRIu64
-		  " malformed=%" PRIu64 " connections=%u phase=%s handles=%zu",
+		  " malformed=%" PRIu64 " open=%u phase=%s handles=%zu",
 		  req - d->logged_requests, req, refused, malformed, open_conns(d),
 		  phase_name(phase), handles);
 	d->logged_requests = req;
@@ -538,44 +534,17 @@ static void stop_conns(struct daemon *d)
 
 /* ---- start-up ---- */
 
-static int parse_listen(const char *spec, char *host, size_t size, uint16_t *port,
-			struct shelter_err *err)
-{
-	const char *colon = spec != NULL ? strrchr(spec, ':') : NULL;
-	size_t hl = colon != NULL ? (size_t)(colon - spec) : 0;
-	unsigned long p = 0;
-
-	if (colon == NULL || hl == 0 || hl >= size)
-		return shelter_err_set(err, SHELTER_E_INVAL, "listen address '%s': expected "
-				       "HOST:PORT", spec != NULL ? spec : "");
-	for (const char *c = colon + 1; *c; c++)
-		p = *c >= '0' && *c <= '9' && p <= 65535 ? p * 10 + (unsigned long)(*c - '0')
-							: 65536;
-	if (colon[1] == '\0' || p > 65535)
-		return shelter_err_set(err, SHELTER_E_INVAL, "listen address '%s': bad port", spec);
-	memcpy(host, spec, hl);
-	host[hl] = '\0';
-	if (hl > 2 && host[0] == '[' && host[hl - 1] == ']') { /* [v6]:port */
-		memmove(host, host + 1, hl - 2);
-		host[hl - 2] = '\0';
-	}
-	*port = (uint16_t)p;
-	return 0;
-}
-
 /* The endorser's code identity, quoted over its key (§3.3): measured like the CAS
  * (src/cas/server.c open_tee), on the sim platform. The TEE is needed only for
  * this one quote. */
 static int make_identity(struct daemon *d, struct shelter_err *err)
 {
-	static const char *const argv[] = { "shelter", "freshness", "endorser" };
-	struct shelter_measure_opts mo = { .program = "/proc/self/exe", .argv = argv, .argc = 3 };
 	struct shelter_tee_opts to = { .backend = "sim", .platform_dir = d->cfg->platform_dir };
 	uint8_t rd[SHELTER_REPORT_DATA_SIZE], *quote = NULL;
 	struct shelter_tee *tee = NULL;
 	struct shelter_identity id;
 	size_t qlen = 0;
-	int rc = shelter_measure(&mo, d->measurement, NULL, err);
+	int rc = fresh_endorser_measurement(d->measurement, err);
 
 	if (rc == 0)
 		rc = shelter_measure_identity(d->measurement, NULL, 0, &id, err);
@@ -653,7 +622,7 @@ int fresh_endorser_serve(const struct fresh_endorser_config *cfg, struct shelter
 	for (size_t i = 0; i < MAX_CONNS; i++)
 		d->conns[i].fd = -1;
 	/* the address first: a typo should not wait for a measurement */
-	rc = parse_listen(cfg->listen, host, sizeof(host), &port, err);
+	rc = fresh_hostport(cfg->listen != NULL ? cfg->listen : "", host, sizeof(host), &port, err);
 	if (rc == 0)
 		rc = make_identity(d, err);
 	if (rc == 0)

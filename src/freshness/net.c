@@ -101,7 +101,7 @@ void fresh_log(const char *who, const char *event, const char *fmt, ...)
 	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	va_end(ap);
 	for (char *p = line; *p != '\0'; p++) /* one line per event, whatever the fields */
-		if (*p == '\n')
+		if (*p == '\n' || *p == '\r')
 			*p = ' ';
 	pthread_mutex_lock(&mu);
 	fprintf(stderr, "%s\n", line);

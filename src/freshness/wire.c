@@ -527,9 +527,12 @@ int fw_read_decode(const uint8_t *in, size_t len, struct fw_read_req *r, struct 
 	shelter_rbuf_init(&b, in, len);
 	shelter_rbuf_get_bytes(&b, r->nonce, FR_HASH);
 	count = shelter_rbuf_u32(&b);
-	if (b.bad || count > FR_BATCH_MAX || b.left != count * FR_HASH)
-		return shelter_err_set(err, SHELTER_E_MALFORMED, "read: %zu handles in %zu bytes (at "
-				       "most %u)", count, b.left, FR_BATCH_MAX);
+	if (b.bad)
+		return shelter_err_set(err, SHELTER_E_MALFORMED, "read: cut short");
+	if (count > FR_BATCH_MAX || b.left != count * FR_HASH)
+		return shelter_err_set(err, SHELTER_E_MALFORMED, "read of %zu handles (at most %u) "
+				       "in %zu bytes (want %zu)", count, FR_BATCH_MAX, b.left,
+				       count * FR_HASH);
 	r->handles = malloc(count ? count * FR_HASH : 1);
 	if (r->handles == NULL)
 		return shelter_err_set(err, SHELTER_E_NOMEM, "read: out of memory");
@@ -674,6 +677,8 @@ int fw_error_encode(int code, const char *msg, uint8_t **out, size_t *len)
 	uint8_t *buf;
 
 	*out = NULL;
+	if (code >= 0) /* §8: an error frame carries a negative SHELTER_E_* code */
+		return SHELTER_E_INVAL;
 	if (n > FW_MESSAGE_MAX) { /* cut at a UTF-8 character boundary */
 		n = FW_MESSAGE_MAX;
 		while (n > 0 && ((uint8_t)msg[n] & 0xC0) == 0x80)

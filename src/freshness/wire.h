@@ -97,7 +97,10 @@ int fw_batch_answer_encode(const int32_t *status, size_t count, const struct fr_
 int fw_batch_answer_decode(const uint8_t *in, size_t len, int32_t **status, size_t *count,
 			   struct fr_batch *b, struct shelter_err *err);
 
-/* error: i32 code || u16 len || message. */
+/* error: i32 code || u16 len || message. The code is negative (encode refuses
+ * others with SHELTER_E_INVAL); the message is cut to FW_MESSAGE_MAX bytes, and
+ * decode replaces control characters and truncates to msg_size - 1 bytes. Both
+ * return 0, or SHELTER_E_NOMEM / SHELTER_E_MALFORMED. */
 int fw_error_encode(int code, const char *msg, uint8_t **out, size_t *len);
 int fw_error_decode(const uint8_t *in, size_t len, int *code, char *msg, size_t msg_size);
 

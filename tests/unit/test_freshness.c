@@ -468,6 +468,23 @@ static void reconfiguration_keeps_the_certified_state(void)
 	fr_batch_free(&out);
 	CHECK_OK(init_on(&w, 1, locks, 2, certs, lens, 1, &out));
 	fr_batch_free(&out);
+	/* a locked endorser never restarts as a genesis, even one it was locked for */
+	{
+		struct member solo = w.m[2];
+		struct fr_view g2;
+		uint8_t *b2 = NULL;
+		size_t l2 = 0;
+		struct fr_batch lk;
+		struct endorser_proof p = { 0 };
+
+		CHECK_OK(make_view(0, NULL, &solo, 1, &g2, &b2, &l2));
+		CHECK_OK(endorser_lock(w.m[2].e, g2.digest, &lk, NULL));
+		fr_batch_free(&lk);
+		p.view = b2;
+		p.view_len = l2;
+		CHECK_RC(endorser_init(w.m[2].e, &p, &out, NULL), SHELTER_E_CONFLICT);
+		free(b2);
+	}
 	/* the old view is over: its third member never joins the new one */
 	CHECK_RC(init_on(&w, 2, locks, 2, certs, lens, 1, &out), SHELTER_E_INVAL);
 	/* view 1 goes on from y */
