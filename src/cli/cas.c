@@ -29,21 +29,6 @@ static const char cas_help[] =
 	"Logs one line per event on stderr. Exit codes: 0 clean shutdown, 1 failure,\n"
 	"2 usage error.\n";
 
-static volatile sig_atomic_t stop_flag;
-static int stop_pipe[2] = { -1, -1 };
-
-static void on_signal(int sig)
-{
-	int saved = errno;
-
-	(void)sig;
-	stop_flag = 1;
-	if (write(stop_pipe[1], "x", 1) < 0) {
-		/* the flag alone still stops the acceptor within a second */
-	}
-	errno = saved;
-}
-
 static int parse_uint(const char *s, unsigned max, unsigned *out)
 {
 	char *end;
@@ -70,8 +55,7 @@ static int serve(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *hostnames[MAX_HOSTNAMES];
-	struct cas_config cfg = { .hostnames = hostnames, .stop = &stop_flag };
-	struct sigaction sa = { .sa_handler = on_signal };
+	struct cas_config cfg = { .hostnames = hostnames, .stop = &cli_stop_flag };
 	struct shelter_err err;
 	int c;
 
@@ -102,19 +86,12 @@ static int serve(int argc, char **argv)
 		return cli_usage("unexpected argument '%s'", argv[optind]);
 	if (cfg.listen == NULL || cfg.data_dir == NULL)
 		return cli_usage("cas serve needs --listen HOST:PORT and --data DIR");
-	if (pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
-		perror("shelter: cas: pipe");
+	if (cli_stop_install("cas") != CLI_OK)
 		return CLI_FAIL;
-	}
-	cfg.stop_fd = stop_pipe[0];
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	cfg.stop_fd = cli_stop_fd;
 	shelter_err_clear(&err);
 	c = cas_serve(&cfg, &err);
-	close(stop_pipe[0]);
-	close(stop_pipe[1]);
+	cli_stop_release();
 	if (c < 0)
 		return cli_fail("cas serve", &err);
 	return CLI_OK;

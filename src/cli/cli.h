@@ -2,6 +2,7 @@
 #ifndef SHELTER_CLI_H
 #define SHELTER_CLI_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -76,5 +77,13 @@ void cli_progress_start(struct cli_progress *p, const char *verb, uint64_t items
 			uint64_t bytes);
 void cli_progress_step(struct cli_progress *p, uint64_t items, uint64_t bytes);
 void cli_progress_end(struct cli_progress *p);
+
+/* Daemons: SIGTERM and SIGINT set *cli_stop_flag and make cli_stop_fd readable (a
+ * self-pipe, for poll loops); SIGPIPE is ignored. cli_stop_install returns CLI_OK,
+ * or CLI_FAIL with a message naming what; cli_stop_release closes the pipe. */
+extern volatile sig_atomic_t cli_stop_flag;
+extern int cli_stop_fd;
+int cli_stop_install(const char *what);
+void cli_stop_release(void);
 
 #endif

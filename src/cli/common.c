@@ -188,3 +188,48 @@ out:
 		fclose(f);
 	return rc;
 }
+
+/* ---- daemons' stop signals ---- */
+
+volatile sig_atomic_t cli_stop_flag;
+int cli_stop_fd = -1;
+static int stop_write_fd = -1;
+
+static void on_stop_signal(int sig)
+{
+	int saved = errno;
+
+	(void)sig;
+	cli_stop_flag = 1;
+	if (write(stop_write_fd, "x", 1) < 0) {
+		/* the flag alone still stops a loop that polls with a timeout */
+	}
+	errno = saved;
+}
+
+int cli_stop_install(const char *what)
+{
+	struct sigaction sa = { .sa_handler = on_stop_signal };
+	int fds[2];
+
+	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
+		fprintf(stderr, "shelter: %s: pipe: %s\n", what, strerror(errno));
+		return CLI_FAIL;
+	}
+	cli_stop_fd = fds[0];
+	stop_write_fd = fds[1];
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	return CLI_OK;
+}
+
+void cli_stop_release(void)
+{
+	if (cli_stop_fd >= 0)
+		close(cli_stop_fd);
+	if (stop_write_fd >= 0)
+		close(stop_write_fd);
+	cli_stop_fd = stop_write_fd = -1;
+}

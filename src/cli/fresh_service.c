@@ -46,11 +46,14 @@ int fresh_cmd_serve(int argc, char **argv)
 	if (optind != argc || listen == NULL || store == NULL)
 		return cli_usage("freshness serve needs --listen HOST:PORT and --store "
 				 "sqlite:PATH or etcd:URL");
+	if (cli_stop_install("freshness serve") != CLI_OK)
+		return CLI_FAIL;
 	shelter_err_clear(&err);
 	rc = open_coord(store, &c, &err);
 	if (rc == 0)
-		rc = fresh_coord_serve(c, listen, &err);
+		rc = fresh_coord_serve(c, listen, &cli_stop_flag, cli_stop_fd, &err);
 	fresh_coord_free(c);
+	cli_stop_release();
 	return rc < 0 ? cli_fail("freshness serve", &err) : CLI_OK;
 }
 

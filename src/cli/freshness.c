@@ -77,21 +77,6 @@ static const char endorser_help[] =
 	"and lock, connection errors, stats every 10 s of activity, stopped. Exit codes:\n"
 	"0 clean shutdown, 1 failure to start, 2 usage error.\n";
 
-static volatile sig_atomic_t stop_flag;
-static int stop_pipe[2] = { -1, -1 };
-
-static void on_signal(int sig)
-{
-	int saved = errno;
-
-	(void)sig;
-	stop_flag = 1;
-	if (write(stop_pipe[1], "x", 1) < 0) {
-		/* the flag alone still stops the acceptor within a second */
-	}
-	errno = saved;
-}
-
 static int endorser(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -100,8 +85,7 @@ static int endorser(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct fresh_endorser_config cfg = { .stop = &stop_flag, .stop_fd = -1 };
-	struct sigaction sa = { .sa_handler = on_signal };
+	struct fresh_endorser_config cfg = { .stop = &cli_stop_flag, .stop_fd = -1 };
 	struct shelter_err err;
 	int c;
 
@@ -118,18 +102,11 @@ static int endorser(int argc, char **argv)
 		return cli_usage("unexpected argument '%s'", argv[optind]);
 	if (cfg.listen == NULL)
 		return cli_usage("freshness endorser needs --listen HOST:PORT");
-	if (pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
-		perror("shelter: freshness endorser: pipe");
+	if (cli_stop_install("freshness endorser") != CLI_OK)
 		return CLI_FAIL;
-	}
-	cfg.stop_fd = stop_pipe[0];
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	cfg.stop_fd = cli_stop_fd;
 	shelter_err_clear(&err);
 	c = fresh_endorser_serve(&cfg, &err);
-	close(stop_pipe[0]);
-	close(stop_pipe[1]);
+	cli_stop_release();
 	return c < 0 ? cli_fail("freshness endorser", &err) : CLI_OK;
 }

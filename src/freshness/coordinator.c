@@ -41,13 +41,14 @@ struct fresh_coord {
 	struct fr_view view;
 	struct peer peers[FR_VIEW_MAX];
 	uint64_t rounds, batches, appends, reads;
+	const volatile sig_atomic_t *stop; /* serving: set when it should stop */
 	/* group commit (submit): writes waiting for a round, and whether one runs */
 	pthread_mutex_t qmu;
 	pthread_cond_t qcond;
 	struct wreq *queue;
 	int leading;
 	/* the newest certificate of recently written handles, so that the next append
-	 * of a handle needs no store read (direct-mapped; the store stays the truth) */
+	 * of a handle needs no store read (a short probe; the store stays the truth) */
 	pthread_mutex_t cmu;
 	struct certmem {
 		uint8_t handle[FR_HASH];
@@ -56,14 +57,6 @@ struct fresh_coord {
 		int saved; /* in the store too: may be evicted */
 	} certs[CERTMEM_SLOTS];
 };
-
-static volatile sig_atomic_t stopping;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stopping = 1;
-}
 
 /* ---- store keys ---- */
 
@@ -796,7 +789,7 @@ static void *client_thread(void *arg)
 	uint8_t type, *in = NULL, *out = NULL;
 	size_t len, olen;
 
-	while (!stopping && fw_recv(cl->fd, &type, &in, &len, NULL) == 0) {
+	while (!*cl->c->stop && fw_recv(cl->fd, &type, &in, &len, NULL) == 0) {
 		struct shelter_err err;
 		int rc;
 
@@ -858,9 +851,9 @@ static void start_client(struct fresh_coord *c, int fd)
 	}
 }
 
-int fresh_coord_serve(struct fresh_coord *c, const char *listen_spec, struct shelter_err *err)
+int fresh_coord_serve(struct fresh_coord *c, const char *listen_spec,
+		      const volatile sig_atomic_t *stop, int stop_fd, struct shelter_err *err)
 {
-	struct sigaction sa = { .sa_handler = on_signal };
 	char host[256];
 	uint16_t port, bound;
 	int lfd = -1, rc = fresh_hostport(listen_spec, host, sizeof(host), &port, err);
@@ -869,15 +862,14 @@ int fresh_coord_serve(struct fresh_coord *c, const char *listen_spec, struct she
 		rc = tls_listen(host, port, 128, &lfd, &bound, err);
 	if (rc < 0)
 		return shelter_err_wrap(err, rc, "--listen");
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	c->stop = stop;
 	fresh_log("coordinator", "listening", "addr=%s:%u", host, (unsigned)bound);
-	while (!stopping) {
-		struct pollfd p = { .fd = lfd, .events = POLLIN };
+	while (!*stop) {
+		struct pollfd p[2] = { { .fd = lfd, .events = POLLIN },
+				       { .fd = stop_fd, .events = POLLIN } };
 		int fd;
 
-		if (poll(&p, 1, 500) <= 0)
+		if (poll(p, stop_fd >= 0 ? 2 : 1, 1000) <= 0 || !(p[0].revents & POLLIN))
 			continue;
 		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd >= 0)

@@ -8,6 +8,7 @@
 #ifndef SHELTER_FRESHNESS_COORDINATOR_H
 #define SHELTER_FRESHNESS_COORDINATOR_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,7 +32,9 @@ int fresh_coord_reconfigure(struct fresh_coord *c, const uint8_t (*drop)[FR_PUB]
 			    const char *const *add, size_t nadd, uint64_t *number,
 			    struct shelter_err *err);
 
-/* Serve clients on listen (HOST:PORT, port 0 picks one) until SIGTERM/SIGINT. */
-int fresh_coord_serve(struct fresh_coord *c, const char *listen, struct shelter_err *err);
+/* Serve clients on listen (HOST:PORT, port 0 picks one) until *stop is set (stop_fd,
+ * when >= 0, becomes readable then: the caller's signal handler sets both). */
+int fresh_coord_serve(struct fresh_coord *c, const char *listen,
+		      const volatile sig_atomic_t *stop, int stop_fd, struct shelter_err *err);
 
 #endif
