@@ -169,6 +169,7 @@ bench: deps
 	bench/volume/run.sh
 	bench/cas/run.sh
 	bench/shield/run.sh
+	bench/freshness/run.sh
 
 clean:
 	rm -rf build
