@@ -32,7 +32,7 @@ run() { # run NAME CMD...: a test binary or script printing PASS/FAIL lines
 for t in "$SHELTER_BUILD"/tests/test_*; do
 	[ -x "$t" ] && run "unit/$(basename "$t")" "$t"
 done
-for dir in integration attacks crash; do
+for dir in integration attacks crash model; do
 	for t in tests/$dir/*.sh; do
 		[ -x "$t" ] && run "$dir/$(basename "$t" .sh)" "$t"
 	done

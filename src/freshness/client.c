@@ -313,11 +313,12 @@ int fresh_client_append(struct fresh_client *c, const uint8_t handle[FR_HASH], u
  * of the current view; their entries into es. */
 static size_t fresh_answers(const struct fresh_client *c, const struct fs_receipts *rs,
 			    const uint8_t handle[FR_HASH], const uint8_t nonce[FR_HASH],
-			    const struct fr_entry **es)
+			    const struct fr_entry **es, int *locked)
 {
 	uint32_t seen = 0;
 	size_t n = 0;
 
+	*locked = 0;
 	for (size_t i = 0; i < rs->count; i++) {
 		const struct fr_receipt *r = &rs->r[i];
 		int m = fr_view_member(&c->view, r->pub);
@@ -328,6 +329,7 @@ static size_t fresh_answers(const struct fresh_client *c, const struct fs_receip
 		    memcmp(r->entry.handle, handle, FR_HASH) != 0 || fr_receipt_verify(r, NULL) < 0)
 			continue;
 		seen |= 1u << m;
+		*locked |= (r->entry.flags & FR_FLAG_LOCKED) != 0;
 		es[n++] = &r->entry;
 	}
 	return n;
@@ -341,7 +343,7 @@ static int read_latest(struct fresh_client *c, const uint8_t handle[FR_HASH], st
 	struct fs_receipts rs = { 0 };
 	uint8_t req[2 * FR_HASH], *ans = NULL;
 	size_t alen = 0, n = 0;
-	int rc = 0;
+	int rc = 0, locked = 0;
 
 	for (int attempt = 0; attempt < 2; attempt++) {
 		memcpy(req, handle, FR_HASH);
@@ -354,15 +356,23 @@ static int read_latest(struct fresh_client *c, const uint8_t handle[FR_HASH], st
 		ans = NULL;
 		if (rc < 0)
 			break;
-		n = fresh_answers(c, &rs, handle, req + FR_HASH, es);
-		if (n >= fr_view_f(&c->view) + 1 || attempt == 1 || rs.count == 0 ||
-		    memcmp(rs.r[0].view, c->view.digest, FR_HASH) == 0)
+		n = fresh_answers(c, &rs, handle, req + FR_HASH, es, &locked);
+		if (!locked && (n >= fr_view_f(&c->view) + 1 || attempt == 1 || rs.count == 0 ||
+				memcmp(rs.r[0].view, c->view.digest, FR_HASH) == 0))
+			break;
+		if (attempt == 1)
 			break;
 		fs_receipts_free(&rs);
-		rc = follow(c, NULL, err); /* answered from a newer view */
+		/* answered from a newer view, or this one is being replaced (§6.2: a locked
+		 * endorser's answers fail the read): follow the ledger and read again */
+		rc = follow(c, NULL, err);
 		if (rc < 0)
 			break;
 	}
+	if (rc == 0 && locked)
+		rc = shelter_err_set(err, SHELTER_E_CONFLICT, "view %" PRIu64 " is being replaced "
+				     "(its endorsers are locked); read again once the new view is "
+				     "in the ledger", c->view.number);
 	if (rc == 0 && n < fr_view_f(&c->view) + 1)
 		rc = shelter_err_set(err, SHELTER_E_NET, "%zu endorsers of view %" PRIu64 " answered, "
 				     "%u needed", n, c->view.number, fr_view_f(&c->view) + 1);

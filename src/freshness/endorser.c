@@ -341,6 +341,9 @@ int endorser_read(struct endorser *e, const uint8_t nonce[FR_HASH],
 			memcpy(out->entries[i].handle, handles[i], FR_HASH);
 			out->entries[i].height = FR_ABSENT;
 		}
+		/* §6.2: a view being replaced answers, but no read may succeed on it */
+		if (e->phase == ENDORSER_LOCKED)
+			out->entries[i].flags |= FR_FLAG_LOCKED;
 	}
 	out->count = (uint32_t)n;
 	rc = sign(e, FR_KIND_READ, nonce, out, err);

@@ -440,6 +440,17 @@ static void reconfiguration_keeps_the_certified_state(void)
 		CHECK_MEM(again.sig, locks[0].sig, FR_SIG);
 		fr_batch_free(&again);
 	}
+	/* §6.2: a locked endorser still answers reads, flagged LOCKED */
+	{
+		struct fr_batch rb;
+		uint8_t nonce[FR_HASH] = { 7 };
+
+		CHECK_OK(endorser_read(w.m[0].e, nonce, (const uint8_t (*)[FR_HASH])w.handle, 1,
+				       &rb, NULL));
+		CHECK(rb.entries[0].flags & FR_FLAG_LOCKED);
+		CHECK_OK(fr_batch_verify(&rb, NULL));
+		fr_batch_free(&rb);
+	}
 	/* §7.2: the two locked states disagree at the top and no certificate is given */
 	CHECK_RC(init_on(&w, 3, locks, 2, NULL, NULL, 0, &out), SHELTER_E_CONFLICT);
 	/* one lock is not a quorum; a lock twice is refused; a forged lock is refused */
@@ -523,6 +534,24 @@ static void decide_follows_the_rule(void)
 	set[0] = &d; /* a step vouches for the height below it: the highest step wins */
 	CHECK_OK(fr_decide(set, 3, NULL, NULL, NULL, 0, &out, NULL));
 	CHECK(out.height == 7 && out.flags == 0);
+	{	/* U < C: a certificate newer than every answer names the latest state */
+		struct world w;
+		struct fr_receipt r1[2];
+		const struct fr_receipt *certs[1] = { r1 };
+		size_t lens[1] = { 2 };
+		const struct fr_entry *old[1];
+
+		CHECK_OK(world_start(&w));
+		CHECK_OK(append_on(&w, 0, 1, 0x01, w.created, 2, &r1[0]));
+		CHECK_OK(append_on(&w, 1, 1, 0x01, w.created, 2, &r1[1]));
+		old[0] = &w.created[2].entry;
+		CHECK_OK(fr_decide(old, 1, &w.v0, certs, lens, 1, &out, NULL));
+		CHECK(out.height == 1 && out.flags == FR_FLAG_CERTIFIED);
+		lens[0] = 1; /* not a certificate: the answers decide */
+		CHECK_OK(fr_decide(old, 1, &w.v0, certs, lens, 1, &out, NULL));
+		CHECK(out.height == 0);
+		world_end(&w);
+	}
 	b.flags = c.flags = FR_FLAG_CERTIFIED; /* two certified tails at one height */
 	set[0] = &c;
 	CHECK_RC(fr_decide(set, 3, NULL, NULL, NULL, 0, &out, NULL), SHELTER_E_INTEGRITY);

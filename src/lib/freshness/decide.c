@@ -50,6 +50,19 @@ int fr_decide(const struct fr_entry *const *entries, size_t n, const struct fr_v
 			u = e->height;
 		any = 1;
 	}
+	/* a certificate newer than every answer (collected after they were given) names
+	 * the latest state: U < C (§6.2) */
+	for (size_t i = 0; v != NULL && i < ncerts; i++) {
+		const struct fr_entry *ce = cert_lens[i] > 0 ? &certs[i][0].entry : NULL;
+
+		if (ce != NULL && ce->height != FR_ABSENT && (!any || ce->height > u) &&
+		    fr_cert_check(v, certs[i], cert_lens[i], ce->handle, ce->height, ce->tail,
+				  NULL) == 0) {
+			*out = *ce;
+			out->flags = FR_FLAG_CERTIFIED;
+			return 0;
+		}
+	}
 	if (!any)
 		return 0;
 	/* the entry at u vouches for u - 1 at least, so u <= c + 1 (§4.3) */

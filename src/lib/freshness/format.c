@@ -60,7 +60,7 @@ int fr_entry_decode(const uint8_t in[FR_ENTRY_SIZE], struct fr_entry *e, struct 
 	e->height = shelter_load_be(in + FR_HASH, 8);
 	memcpy(e->tail, in + FR_HASH + 8, FR_HASH);
 	e->flags = in[FR_ENTRY_SIZE - 1];
-	if ((e->flags & ~FR_FLAG_CERTIFIED) != 0)
+	if ((e->flags & ~(FR_FLAG_CERTIFIED | FR_FLAG_LOCKED)) != 0)
 		return shelter_err_set(err, SHELTER_E_MALFORMED, "entry: unknown flags 0x%02x",
 				       e->flags);
 	return 0;

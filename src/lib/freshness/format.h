@@ -21,6 +21,7 @@
 #define FR_QUOTE_MAX 16384
 #define FR_ABSENT UINT64_MAX /* height of a handle an endorser does not hold (§3.2) */
 #define FR_FLAG_CERTIFIED 0x01u
+#define FR_FLAG_LOCKED 0x02u /* READ entries of a locked endorser (§3.2): fail the read */
 
 /* §3.2 receipt kinds */
 enum fr_kind {
@@ -46,7 +47,7 @@ int fr_tail_next(const uint8_t prev[FR_HASH], uint64_t height, const uint8_t dig
 
 /* §3.2: entries and the batch's RFC 9162 Merkle tree. */
 void fr_entry_encode(const struct fr_entry *e, uint8_t out[FR_ENTRY_SIZE]);
-/* SHELTER_E_MALFORMED for flags other than FR_FLAG_CERTIFIED. */
+/* SHELTER_E_MALFORMED for flags other than FR_FLAG_CERTIFIED and FR_FLAG_LOCKED. */
 int fr_entry_decode(const uint8_t in[FR_ENTRY_SIZE], struct fr_entry *e,
 		    struct shelter_err *err);
 int fr_leaf_hash(const struct fr_entry *e, uint8_t out[FR_HASH]);
