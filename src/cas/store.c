@@ -50,6 +50,9 @@ struct job {
 	struct shelter_err *err;
 	int rc;
 	int done;
+	/* Its waiter's own: a batch wakes the threads whose jobs it settled, not every
+	 * thread waiting for a later batch (at 64 clients most of them, every batch). */
+	pthread_cond_t settled;
 	struct job *next;
 };
 
@@ -61,7 +64,6 @@ struct cas_store {
 	int thread_started;
 	pthread_mutex_t mu;
 	pthread_cond_t queued;  /* a job was queued or stop was asked */
-	pthread_cond_t settled; /* a batch finished */
 	struct job *head, **tail;
 	int stop;
 	struct cas_store_stats stats;
@@ -232,8 +234,9 @@ settle:
 				*j->err = cerr;
 		}
 		j->done = 1;
+		/* Under st->mu, which the waiter needs before it can return and free j. */
+		pthread_cond_signal(&j->settled);
 	}
-	pthread_cond_broadcast(&st->settled);
 	pthread_mutex_unlock(&st->mu);
 }
 
@@ -295,12 +298,14 @@ int cas_store_run(struct cas_store *st, cas_job_fn fn, void *ctx, struct shelter
 		pthread_mutex_unlock(&st->mu);
 		return shelter_err_set(err, SHELTER_E_INVAL, "store: shutting down");
 	}
+	pthread_cond_init(&j.settled, NULL);
 	*st->tail = &j;
 	st->tail = &j.next;
 	pthread_cond_signal(&st->queued);
 	while (!j.done)
-		pthread_cond_wait(&st->settled, &st->mu);
+		pthread_cond_wait(&j.settled, &st->mu);
 	pthread_mutex_unlock(&st->mu);
+	pthread_cond_destroy(&j.settled);
 	return j.rc;
 }
 
@@ -350,7 +355,6 @@ int cas_store_open(const char *data_dir, const uint8_t key[32], const uint8_t *e
 		return shelter_err_set(err, SHELTER_E_NOMEM, "store");
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_cond_init(&st->queued, NULL);
-	pthread_cond_init(&st->settled, NULL);
 	st->tail = &st->head;
 	rc = open_volume(st, data_dir, key, expected_tag, err);
 	if (rc < 0)
@@ -416,7 +420,6 @@ int cas_store_close(struct cas_store *st, uint8_t tag_out[32], struct shelter_er
 		shelter_volume_close(st->vol);
 	}
 	pthread_cond_destroy(&st->queued);
-	pthread_cond_destroy(&st->settled);
 	pthread_mutex_destroy(&st->mu);
 	free(st);
 	return rc;

@@ -17,9 +17,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 
 #include "attest/ratls.h"
@@ -528,6 +530,72 @@ static void report_data_layout(void)
 	CHECK_MEM(rd + 32, nonce, 32);
 }
 
+/* ratls.c writes the SubjectPublicKeyInfo of P-256 and Ed25519 keys itself (§3, to
+ * skip OpenSSL 3.0's encoder framework): its hash and the certificates' keys must
+ * be exactly OpenSSL's, for those forms and for the forms it leaves to OpenSSL (a
+ * compressed P-256 point, P-384). */
+static int spki_like_openssl(EVP_PKEY *key)
+{
+	uint8_t ours[32], want[32], in_cert[32];
+	unsigned char *der = NULL;
+	int n = i2d_PUBKEY(key, &der);
+	X509 *certs[2] = { NULL, NULL };
+	int rc = n > 0 && SHA256(der, (size_t)n, want) != NULL ? 0 : SHELTER_E_INTERNAL;
+
+	OPENSSL_free(der);
+	if (rc == 0)
+		rc = ratls_key_spki_sha256(key, ours, NULL);
+	if (rc == 0 && memcmp(ours, want, 32) != 0)
+		rc = SHELTER_E_INTEGRITY;
+	if (rc == 0)
+		rc = ratls_cert_create(key, RATLS_TAG_SHELTER_SIM, g_quote, 100, &certs[0], NULL);
+	if (rc == 0)
+		rc = ratls_selfsigned_cert(key, "owner", 1, &certs[1], NULL);
+	for (int i = 0; rc == 0 && i < 2; i++) {
+		rc = ratls_spki_sha256(certs[i], in_cert, NULL);
+		if (rc == 0 && (memcmp(in_cert, want, 32) != 0 ||
+				EVP_PKEY_eq(X509_get0_pubkey(certs[i]), key) != 1 ||
+				X509_verify(certs[i], key) != 1))
+			rc = SHELTER_E_INTEGRITY;
+	}
+	X509_free(certs[0]);
+	X509_free(certs[1]);
+	return rc;
+}
+
+static void spki_matches_openssl(void)
+{
+	EVP_PKEY *p256 = NULL, *compressed = NULL, *explicit = NULL;
+	EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	EVP_PKEY *p384 = EVP_EC_gen("P-384");
+	uint8_t a[32], b[32];
+
+	CHECK(ed != NULL && p384 != NULL);
+	CHECK_OK(ratls_key_new(&p256, NULL));
+	CHECK_OK(ratls_key_new(&compressed, NULL));
+	CHECK_OK(ratls_key_new(&explicit, NULL));
+	CHECK(EVP_PKEY_set_utf8_string_param(compressed, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+					     OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_COMPRESSED) == 1);
+	CHECK(EVP_PKEY_set_utf8_string_param(explicit, OSSL_PKEY_PARAM_EC_ENCODING,
+					     OSSL_PKEY_EC_ENCODING_EXPLICIT) == 1);
+	CHECK_OK(spki_like_openssl(p256));
+	CHECK_OK(spki_like_openssl(ed));
+	CHECK_OK(spki_like_openssl(compressed));
+	CHECK_OK(spki_like_openssl(explicit));
+	/* another encoding of the same key is another SPKI, so another hash */
+	CHECK_OK(ratls_key_spki_sha256(p256, a, NULL));
+	CHECK_OK(ratls_key_spki_sha256(compressed, b, NULL));
+	CHECK(memcmp(a, b, 32) != 0);
+	/* certificates refuse keys other than P-256 and Ed25519; the hash takes any */
+	CHECK_OK(ratls_key_spki_sha256(p384, a, NULL));
+	CHECK_RC(ratls_selfsigned_cert(p384, "owner", 1, &(X509 *){ NULL }, NULL), SHELTER_E_INVAL);
+	EVP_PKEY_free(p256);
+	EVP_PKEY_free(compressed);
+	EVP_PKEY_free(explicit);
+	EVP_PKEY_free(ed);
+	EVP_PKEY_free(p384);
+}
+
 /* ---- the whole path: attester makes, verifier reads ---- */
 
 static void round_trip(void)
@@ -992,6 +1060,7 @@ int main(void)
 	RUN(create_checks_arguments);
 	RUN(binding_rejects_other_key_and_nonce);
 	RUN(report_data_layout);
+	RUN(spki_matches_openssl);
 	RUN(round_trip);
 	RUN(check_time_window);
 	RUN(vector_bad_certs_refused);

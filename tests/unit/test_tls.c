@@ -63,7 +63,8 @@ static char *bio_text(BIO *b, size_t *size)
 	return out;
 }
 
-/* Self-signed certificate; ed25519 or P-256; san like "IP:127.0.0.1,DNS:localhost". */
+/* Self-signed certificate; ed25519 (1), P-256 (0) or RSA-2048 (2); san like
+ * "IP:127.0.0.1,DNS:localhost". */
 static void cert_make(struct cert *c, int ed25519, const char *cn, const char *san)
 {
 	X509_NAME *name;
@@ -74,8 +75,9 @@ static void cert_make(struct cert *c, int ed25519, const char *cn, const char *s
 	int n;
 
 	memset(c, 0, sizeof(*c));
-	c->key = ed25519 ? EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")
-			 : EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	c->key = ed25519 == 1	? EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")
+		 : ed25519 == 2 ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048)
+				: EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	c->x509 = X509_new();
 	if (c->key == NULL || c->x509 == NULL)
 		exit(2);
@@ -95,7 +97,7 @@ static void cert_make(struct cert *c, int ed25519, const char *cn, const char *s
 			exit(2);
 		X509_EXTENSION_free(ext);
 	}
-	if (X509_sign(c->x509, c->key, ed25519 ? NULL : EVP_sha256()) <= 0)
+	if (X509_sign(c->x509, c->key, ed25519 == 1 ? NULL : EVP_sha256()) <= 0)
 		exit(2);
 	b = BIO_new(BIO_s_mem());
 	PEM_write_bio_X509(b, c->x509);
@@ -1111,6 +1113,72 @@ static void post_handshake_cert_after_pipelined_data(void)
 	CHECK(strstr(s.msg, "sent data before it was asked") != NULL);
 }
 
+/* ---- the library context of pinned and server connections (tls_libctx.c) ---- */
+
+static void libctx_offers_tls13_and_its_keys_only(void)
+{
+	OSSL_LIB_CTX *lc = tls_libctx();
+	EVP_PKEY *ec = NULL, *back = NULL;
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	EVP_CIPHER *gcm = NULL, *cbc128 = NULL;
+	EVP_MD *sha256 = NULL, *md5 = NULL;
+	EVP_KEYMGMT *dsa = NULL;
+	int n = 0, ok;
+
+	CHECK(lc != NULL);
+	CHECK(tls_libctx() == lc); /* made once */
+	ec = EVP_PKEY_Q_keygen(lc, NULL, "EC", "P-256");
+	if (ec != NULL && (n = i2d_PUBKEY(ec, &der)) > 0) {
+		p = der;
+		back = d2i_PUBKEY_ex(NULL, &p, n, lc, NULL);
+	}
+	gcm = EVP_CIPHER_fetch(lc, "AES-128-GCM", NULL);
+	sha256 = EVP_MD_fetch(lc, "SHA256", NULL);
+	/* what TLS 1.3 does not use is not there */
+	cbc128 = EVP_CIPHER_fetch(lc, "AES-128-CBC", NULL);
+	md5 = EVP_MD_fetch(lc, "MD5", NULL);
+	dsa = EVP_KEYMGMT_fetch(lc, "DSA", NULL);
+	ERR_clear_error();
+	ok = ec != NULL && back != NULL && EVP_PKEY_eq(ec, back) == 1 && gcm != NULL &&
+	     sha256 != NULL && cbc128 == NULL && md5 == NULL && dsa == NULL;
+	OPENSSL_free(der);
+	EVP_PKEY_free(ec);
+	EVP_PKEY_free(back);
+	EVP_CIPHER_free(gcm);
+	EVP_CIPHER_free(cbc128);
+	EVP_MD_free(sha256);
+	EVP_MD_free(md5);
+	EVP_KEYMGMT_free(dsa);
+	CHECK(ok);
+}
+
+/* Keys made elsewhere (PEM in the default context) sign there: P-256 and Ed25519
+ * above; an RSA server key too (tls.h allows it). */
+static void libctx_rsa_server_key(void)
+{
+	struct cert rsa;
+	struct srv s = { 0 };
+	struct tls_ctx *cctx;
+	struct tls_conn *c = NULL;
+	struct shelter_err err;
+	char out[128] = "";
+	int rc;
+
+	cert_make(&rsa, 2, "server-rsa", "IP:127.0.0.1");
+	cctx = client_pinned(&rsa, 0);
+	srv_start(&s, SRV_ECHO, &rsa, TLS_CLIENT_AUTH_NONE);
+	rc = tls_connect(cctx, "127.0.0.1", s.port, T_MS, &c, &err);
+	if (rc == 0)
+		rc = get(c, "/rsa", 0, out, sizeof(out));
+	tls_conn_close(c);
+	srv_join(&s);
+	tls_ctx_free(cctx);
+	cert_free(&rsa);
+	CHECK_OK(rc);
+	CHECK(strcmp(out, "200 GET /rsa body=0 seq=1") == 0);
+}
+
 static int fds_at_start;
 
 /* Count the open descriptors: every test closed what it opened, including the
@@ -1158,6 +1226,8 @@ int main(void)
 	RUN(post_handshake_cert_flow);
 	RUN(post_handshake_cert_before_answer);
 	RUN(post_handshake_cert_after_pipelined_data);
+	RUN(libctx_offers_tls13_and_its_keys_only);
+	RUN(libctx_rsa_server_key);
 	RUN(no_descriptor_leaked);
 
 	cert_free(&srv_a);

@@ -18,6 +18,7 @@
 #include <cbor.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -25,6 +26,7 @@
 #include <openssl/sha.h>
 
 #include "attest/ratls.h"
+#include "net/tls.h"
 #include "tee/pki.h"
 
 /* The DER content octets of OID 2.23.133.5.4.9 (X.690 §8.19: 2*40+23 = 0x67,
@@ -73,6 +75,75 @@ static enum key_kind key_kind(const EVP_PKEY *key)
 
 /* ---- SPKI hashes and report data (ra-tls.md §3) ---- */
 
+/* The two SubjectPublicKeyInfo forms of the keys this file makes, as DER: a fixed
+ * prefix (SEQUENCE, AlgorithmIdentifier, BIT STRING head with 0 unused bits) and
+ * the raw public key. P-256: id-ecPublicKey with the named curve prime256v1 and
+ * the 65-byte uncompressed point (RFC 5480 §2); Ed25519: id-Ed25519 without
+ * parameters and the 32-byte key (RFC 8410 §4). These are the bytes i2d_PUBKEY
+ * writes for such keys (test_ratls compares them), without its cost: OpenSSL 3.0
+ * encodes a provider key through its encoder framework, whose set-up on every call
+ * costs far more than the encoding (bench/README.md, bench/cas). */
+static const uint8_t spki_prefix_p256[] = {
+	0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
+	0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+};
+static const uint8_t spki_prefix_ed25519[] = {
+	0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+};
+#define P256_POINT_SIZE 65
+#define ED25519_KEY_SIZE 32
+#define SPKI_DER_MAX (sizeof(spki_prefix_p256) + P256_POINT_SIZE)
+
+/* 1 when the EC key's string parameter name is want. */
+static int ec_param_is(const EVP_PKEY *key, const char *name, const char *want)
+{
+	char v[32];
+	size_t n = 0;
+
+	return EVP_PKEY_get_utf8_string_param(key, name, v, sizeof(v), &n) == 1 &&
+	       strcmp(v, want) == 0;
+}
+
+/* The raw public key of a P-256 or Ed25519 key into out (P256_POINT_SIZE bytes of
+ * room); its size, or 0 for any other key or form. A P-256 key's SPKI follows its
+ * own settings (a compressed point, explicit curve parameters): only the default
+ * ones, named curve and uncompressed point, give the prefix form above. */
+static size_t raw_public_key(const EVP_PKEY *key, enum key_kind kind, uint8_t *out)
+{
+	size_t n = 0;
+
+	if (kind == KEY_P256 &&
+	    ec_param_is(key, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+			OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED) &&
+	    ec_param_is(key, OSSL_PKEY_PARAM_EC_ENCODING, OSSL_PKEY_EC_ENCODING_GROUP) &&
+	    EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, out,
+					    P256_POINT_SIZE, &n) == 1 &&
+	    n == P256_POINT_SIZE && out[0] == POINT_CONVERSION_UNCOMPRESSED)
+		return n;
+	if (kind == KEY_ED25519 &&
+	    EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY, out, ED25519_KEY_SIZE,
+					    &n) == 1 &&
+	    n == ED25519_KEY_SIZE)
+		return n;
+	ERR_clear_error();
+	return 0;
+}
+
+/* The SubjectPublicKeyInfo DER of key into out; its size, or 0 when key is not of
+ * the two forms above (the caller then asks i2d_PUBKEY). */
+static size_t spki_der(const EVP_PKEY *key, uint8_t out[SPKI_DER_MAX])
+{
+	enum key_kind kind = key_kind(key);
+	const uint8_t *prefix = kind == KEY_P256 ? spki_prefix_p256 : spki_prefix_ed25519;
+	size_t plen = kind == KEY_P256 ? sizeof(spki_prefix_p256) : sizeof(spki_prefix_ed25519);
+	size_t n = kind != KEY_NONE ? raw_public_key(key, kind, out + plen) : 0;
+
+	if (n == 0)
+		return 0;
+	memcpy(out, prefix, plen);
+	return plen + n;
+}
+
 int ratls_key_new(EVP_PKEY **out, struct shelter_err *err)
 {
 	EVP_PKEY *key;
@@ -80,7 +151,9 @@ int ratls_key_new(EVP_PKEY **out, struct shelter_err *err)
 	if (out == NULL)
 		return shelter_err_set(err, SHELTER_E_INVAL, "RA-TLS key: NULL argument");
 	*out = NULL;
-	key = EVP_EC_gen(SN_X9_62_prime256v1);
+	/* In the context of the TLS connection that will use it (net/tls.h), so that
+	 * signing there needs no copy of the key into another context. */
+	key = EVP_PKEY_Q_keygen(tls_libctx(), NULL, "EC", SN_X9_62_prime256v1);
 	if (key == NULL)
 		return ossl_fail(err, SHELTER_E_CRYPTO, "RA-TLS key: generate P-256");
 	*out = key;
@@ -104,11 +177,19 @@ static int hash_der(unsigned char *der, int n, uint8_t out[RATLS_SPKI_HASH_SIZE]
 int ratls_key_spki_sha256(const EVP_PKEY *key, uint8_t out[RATLS_SPKI_HASH_SIZE],
 			  struct shelter_err *err)
 {
+	uint8_t spki[SPKI_DER_MAX];
 	unsigned char *der = NULL;
+	size_t size;
 	int n;
 
 	if (key == NULL || out == NULL)
 		return shelter_err_set(err, SHELTER_E_INVAL, "SPKI hash: NULL argument");
+	size = spki_der(key, spki);
+	if (size != 0) {
+		if (SHA256(spki, size, out) == NULL)
+			return ossl_fail(err, SHELTER_E_CRYPTO, "SPKI hash");
+		return 0;
+	}
 	n = i2d_PUBKEY(key, &der);
 	return hash_der(der, n, out, err, "SPKI hash: encode public key");
 }
@@ -121,8 +202,8 @@ int ratls_spki_sha256(const X509 *cert, uint8_t out[RATLS_SPKI_HASH_SIZE],
 
 	if (cert == NULL || out == NULL)
 		return shelter_err_set(err, SHELTER_E_INVAL, "SPKI hash: NULL argument");
-	/* The DER of the parsed SubjectPublicKeyInfo, as the attester's i2d_PUBKEY
-	 * produced it: both sides hash the same canonical encoding (§3). */
+	/* The DER of the parsed SubjectPublicKeyInfo, as the attester encoded it
+	 * (ratls_key_spki_sha256): both sides hash the same canonical encoding (§3). */
 	n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
 	return hash_der(der, n, out, err, "SPKI hash: encode certificate public key");
 }
@@ -400,13 +481,45 @@ int ratls_evidence_decode(const uint8_t *value, size_t size, uint64_t *tag,
 
 /* ---- certificates (ra-tls.md §2) ---- */
 
+/* The certificate's subjectPublicKeyInfo, from the raw public key for the two
+ * forms of spki_der (*raw = 1: the certificate holds no EVP_PKEY yet, cert_sign
+ * attaches one by parsing the signed certificate), else X509_set_pubkey. In OpenSSL
+ * 3.0 X509_set_pubkey encodes a provider key through the encoder framework and
+ * decodes the result through the decoder framework, each paying a set-up that costs
+ * more than the work; parsing the finished certificate decodes the key once. */
+static int set_pubkey(X509 *x, EVP_PKEY *key, int *raw)
+{
+	uint8_t point[P256_POINT_SIZE], *bits;
+	enum key_kind kind = key_kind(key);
+	size_t n = raw_public_key(key, kind, point);
+	int p256 = kind == KEY_P256;
+
+	*raw = 0;
+	if (n == 0)
+		return X509_set_pubkey(x, key);
+	bits = OPENSSL_memdup(point, n);
+	if (bits == NULL)
+		return 0;
+	/* X509_PUBKEY_set0_param takes bits only when it succeeds. */
+	if (X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x),
+				   OBJ_nid2obj(p256 ? NID_X9_62_id_ecPublicKey : NID_ED25519),
+				   p256 ? V_ASN1_OBJECT : V_ASN1_UNDEF,
+				   p256 ? OBJ_nid2obj(NID_X9_62_prime256v1) : NULL, bits,
+				   (int)n) != 1) {
+		OPENSSL_free(bits);
+		return 0;
+	}
+	*raw = 1;
+	return 1;
+}
+
 /* Subject = issuer = CN cn, random positive 16-byte serial, v3, the public key,
- * validity [now - 60 s, now + days * 86400 + secs]. */
+ * validity [now - 60 s, now + days * 86400 + secs]. *raw as set_pubkey. */
 static int cert_skeleton(EVP_PKEY *key, const char *cn, int days, long secs, X509 **out,
-			 struct shelter_err *err)
+			 int *raw, struct shelter_err *err)
 {
 	uint8_t serial[16];
-	X509 *x = X509_new();
+	X509 *x = X509_new_ex(tls_libctx(), NULL); /* signed and used there (net/tls.h) */
 	X509_NAME *name;
 	int rc = 0;
 
@@ -429,7 +542,7 @@ static int cert_skeleton(EVP_PKEY *key, const char *cn, int days, long secs, X50
 	    X509_time_adj_ex(X509_getm_notAfter(x), days, secs, NULL) == NULL ||
 	    X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_UTF8,
 				       (const unsigned char *)cn, -1, -1, 0) != 1 ||
-	    X509_set_issuer_name(x, name) != 1 || X509_set_pubkey(x, key) != 1) {
+	    X509_set_issuer_name(x, name) != 1 || set_pubkey(x, key, raw) != 1) {
 		rc = ossl_fail(err, SHELTER_E_CRYPTO, "certificate: fill fields");
 		goto out;
 	}
@@ -440,12 +553,38 @@ out:
 	return rc;
 }
 
-/* Self-sign: Ed25519 takes no digest (RFC 8410 §6), P-256 signs with SHA-256. */
-static int cert_sign(X509 *x, EVP_PKEY *key, enum key_kind kind, struct shelter_err *err)
+/* Self-sign: Ed25519 takes no digest (RFC 8410 §6), P-256 signs with SHA-256. With
+ * raw (set_pubkey), *x is replaced by the signed certificate parsed back from its
+ * DER, as a peer reads it, whose key must be this key. */
+static int cert_sign(X509 **x, EVP_PKEY *key, enum key_kind kind, int raw,
+		     struct shelter_err *err)
 {
-	if (X509_sign(x, key, kind == KEY_ED25519 ? NULL : EVP_sha256()) <= 0)
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	const EVP_PKEY *pub;
+	X509 *parsed = NULL;
+	int n, rc = 0;
+
+	if (X509_sign(*x, key, kind == KEY_ED25519 ? NULL : EVP_sha256()) <= 0)
 		return ossl_fail(err, SHELTER_E_CRYPTO, "certificate: sign");
-	return 0;
+	if (!raw)
+		return 0;
+	n = i2d_X509(*x, &der);
+	p = der;
+	/* parsed in tls_libctx, where decoding the key is cheap; d2i frees it on failure */
+	parsed = n > 0 ? X509_new_ex(tls_libctx(), NULL) : NULL;
+	if (parsed != NULL && d2i_X509(&parsed, &p, n) == NULL)
+		parsed = NULL;
+	pub = parsed != NULL ? X509_get0_pubkey(parsed) : NULL;
+	if (pub == NULL || p != der + n || EVP_PKEY_eq(pub, key) != 1) {
+		rc = ossl_fail(err, SHELTER_E_CRYPTO, "certificate: parse the signed certificate");
+		X509_free(parsed);
+	} else {
+		X509_free(*x);
+		*x = parsed;
+	}
+	OPENSSL_free(der);
+	return rc;
 }
 
 /* The non-critical evidence extension holding value (§2, §4). Takes value
@@ -480,7 +619,7 @@ int ratls_cert_create(EVP_PKEY *key, uint64_t evidence_tag, const uint8_t *quote
 	size_t cap, size = 0;
 	enum key_kind kind = key_kind(key);
 	X509 *x = NULL;
-	int rc;
+	int raw = 0, rc;
 
 	if (out != NULL)
 		*out = NULL;
@@ -501,13 +640,13 @@ int ratls_cert_create(EVP_PKEY *key, uint64_t evidence_tag, const uint8_t *quote
 	}
 	rc = ratls_evidence_encode(evidence_tag, quote, quote_size, value, cap, &size, err);
 	if (rc == 0)
-		rc = cert_skeleton(key, RATLS_CN, 0, 10 * 60, &x, err);
+		rc = cert_skeleton(key, RATLS_CN, 0, 10 * 60, &x, &raw, err);
 	if (rc == 0) {
 		rc = add_evidence(x, value, size, err);
 		value = NULL;
 	}
 	if (rc == 0)
-		rc = cert_sign(x, key, kind, err);
+		rc = cert_sign(&x, key, kind, raw, err);
 	if (rc != 0) {
 		rc = shelter_err_wrap(err, rc, "RA-TLS certificate");
 		goto out;
@@ -533,8 +672,12 @@ int ratls_cert_from_der(const uint8_t *der, size_t size, X509 **out, struct shel
 		return shelter_err_set(err, SHELTER_E_MALFORMED,
 				       "certificate: %zu bytes of DER (want 1..%u)", size,
 				       RATLS_CERT_MAX);
-	x = d2i_X509(NULL, &p, (long)size);
+	/* In the library context libssl parses client certificates in (net/tls.h); on
+	 * failure d2i frees x and sets it to NULL. */
+	x = X509_new_ex(tls_libctx(), NULL);
 	if (x == NULL)
+		return ossl_fail(err, SHELTER_E_NOMEM, "certificate");
+	if (d2i_X509(&x, &p, (long)size) == NULL)
 		return ossl_fail(err, SHELTER_E_MALFORMED, "certificate: not one DER X.509 "
 				 "certificate");
 	if (p != der + size) {
@@ -620,7 +763,7 @@ int ratls_selfsigned_cert(EVP_PKEY *key, const char *cn, unsigned days, X509 **o
 	enum key_kind kind = key_kind(key);
 	size_t cn_len = cn != NULL ? strlen(cn) : 0;
 	X509 *x = NULL;
-	int rc;
+	int raw = 0, rc;
 
 	if (out != NULL)
 		*out = NULL;
@@ -638,9 +781,9 @@ int ratls_selfsigned_cert(EVP_PKEY *key, const char *cn, unsigned days, X509 **o
 		return shelter_err_set(err, SHELTER_E_INVAL,
 				       "self-signed certificate: %u days (want 1..%u)", days,
 				       DAYS_MAX);
-	rc = cert_skeleton(key, cn, (int)days, 0, &x, err);
+	rc = cert_skeleton(key, cn, (int)days, 0, &x, &raw, err);
 	if (rc == 0)
-		rc = cert_sign(x, key, kind, err);
+		rc = cert_sign(&x, key, kind, raw, err);
 	if (rc != 0) {
 		rc = shelter_err_wrap(err, rc, "self-signed certificate '%s'", cn);
 		goto out;

@@ -53,7 +53,8 @@
 
 /* ---- the attester (workload) side ---- */
 
-/* A fresh ephemeral ECDSA P-256 key (ra-tls.md §2). */
+/* A fresh ephemeral ECDSA P-256 key (ra-tls.md §2), made in tls_libctx (net/tls.h),
+ * where the connection that presents it signs with it. */
 SHELTER_MUST_USE int ratls_key_new(EVP_PKEY **out, struct shelter_err *err);
 
 /* SHA-256 of the key's SubjectPublicKeyInfo DER (for an owner key: its owner id). */
@@ -71,15 +72,18 @@ SHELTER_MUST_USE int ratls_report_data(const EVP_PKEY *key,
  * SHA-256 (key is P-256 as ratls_key_new makes; an Ed25519 key is also accepted),
  * random serial, CN "shelter-ratls", valid from now - 1 min to now + 10 min, and
  * one non-critical evidence extension holding tag(quote). The tag must be one this
- * version decodes (SHELTER_E_INVAL otherwise), and quote_size 1..RATLS_QUOTE_MAX. */
+ * version decodes (SHELTER_E_INVAL otherwise), and quote_size 1..RATLS_QUOTE_MAX.
+ * Made in tls_libctx (net/tls.h); for a P-256 or Ed25519 key, *out is the signed
+ * certificate parsed back from its DER (ra-tls.md §6). */
 SHELTER_MUST_USE int ratls_cert_create(EVP_PKEY *key, uint64_t evidence_tag,
 				       const uint8_t *quote, size_t quote_size, X509 **out,
 				       struct shelter_err *err);
 
 /* ---- the verifier (CAS) side ---- */
 
-/* Parse untrusted DER (at most RATLS_CERT_MAX bytes) into a certificate; anything
- * but exactly one DER certificate with no trailing byte is SHELTER_E_MALFORMED. */
+/* Parse untrusted DER (at most RATLS_CERT_MAX bytes) into a certificate, in
+ * tls_libctx as libssl parses a client certificate for the CAS; anything but exactly
+ * one DER certificate with no trailing byte is SHELTER_E_MALFORMED. */
 SHELTER_MUST_USE int ratls_cert_from_der(const uint8_t *der, size_t size, X509 **out,
 					 struct shelter_err *err);
 

@@ -262,8 +262,10 @@ out:
 	return rc;
 }
 
-/* TLS 1.3 only (RFC 8446); no compression or renegotiation exist in it. */
-static int ctx_base(struct tls_ctx **out, int is_server, struct shelter_err *err)
+/* TLS 1.3 only (RFC 8446); no compression or renegotiation exist in it. libctx:
+ * tls_libctx() or NULL for OpenSSL's default context. */
+static int ctx_base(struct tls_ctx **out, int is_server, OSSL_LIB_CTX *libctx,
+		    struct shelter_err *err)
 {
 	struct tls_ctx *t = calloc(1, sizeof(*t));
 
@@ -271,7 +273,8 @@ static int ctx_base(struct tls_ctx **out, int is_server, struct shelter_err *err
 	if (t == NULL)
 		return shelter_err_set(err, SHELTER_E_NOMEM, "TLS context");
 	t->is_server = is_server;
-	t->ssl_ctx = SSL_CTX_new(is_server ? TLS_server_method() : TLS_client_method());
+	t->ssl_ctx = SSL_CTX_new_ex(libctx, NULL,
+				    is_server ? TLS_server_method() : TLS_client_method());
 	if (t->ssl_ctx == NULL ||
 	    SSL_CTX_set_min_proto_version(t->ssl_ctx, TLS1_3_VERSION) != 1 ||
 	    SSL_CTX_set_max_proto_version(t->ssl_ctx, TLS1_3_VERSION) != 1) {
@@ -284,6 +287,11 @@ static int ctx_base(struct tls_ctx **out, int is_server, struct shelter_err *err
 	/* tls_io.c writes from a buffer that may move between retries */
 	SSL_CTX_set_mode(t->ssl_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* Read what the socket holds in one recv, not each record's header and body
+	 * apart: a flight of several records costs one system call, not two per record.
+	 * Every read here is SSL_read first and poll only on WANT_READ, so bytes held
+	 * in OpenSSL's buffer are never waited for. */
+	SSL_CTX_set_read_ahead(t->ssl_ctx, 1);
 	*out = t;
 	return 0;
 }
@@ -305,7 +313,7 @@ int tls_server_ctx_new(const struct tls_server_opts *opts, struct tls_ctx **out,
 	*out = NULL;
 	if (opts == NULL)
 		return shelter_err_set(err, SHELTER_E_INVAL, "TLS server: no options");
-	rc = ctx_base(&t, 1, err);
+	rc = ctx_base(&t, 1, tls_libctx(), err);
 	if (rc < 0)
 		return rc;
 	rc = load_cert_key(t->ssl_ctx, opts->cert_pem, opts->cert_pem_size, opts->key_pem,
@@ -480,7 +488,10 @@ int tls_client_ctx_new(const struct tls_client_opts *opts, struct tls_ctx **out,
 	*out = NULL;
 	if (opts == NULL)
 		return shelter_err_set(err, SHELTER_E_INVAL, "TLS client: no options");
-	rc = ctx_base(&t, 0, err);
+	/* A pinned server is Shelter's own (the CAS): its keys are among tls_libctx's.
+	 * A server checked against a CA may be anyone's. */
+	rc = ctx_base(&t, 0, opts->ca_file == NULL && opts->ca_pem == NULL ? tls_libctx() : NULL,
+		      err);
 	if (rc < 0)
 		return rc;
 	rc = client_verify_setup(t, opts, err);

@@ -9,7 +9,8 @@
  * Threads: a tls_ctx is read-only once made and may be shared by any number of
  * threads; a tls_conn belongs to one thread at a time. There is no global state but
  * one immutable BIO method made once (the socket BIO sends with MSG_NOSIGNAL, so a
- * peer that went away never raises SIGPIPE in the host program).
+ * peer that went away never raises SIGPIPE in the host program) and one OpenSSL
+ * library context made once (tls_libctx).
  *
  * Errors: SHELTER_E_NET names the peer and the cause ("connect 127.0.0.1:8443:
  * Connection refused", "TLS handshake with 127.0.0.1:51000: unsupported protocol"),
@@ -89,6 +90,15 @@ SHELTER_MUST_USE int tls_client_ctx_new(const struct tls_client_opts *opts,
 
 /* NULL is a no-op. Connections made from ctx must be closed first. */
 void tls_ctx_free(struct tls_ctx *ctx);
+
+/* The OpenSSL library context in which server contexts and pinned client contexts
+ * run (tls_libctx.c): OpenSSL's default provider offering the key types of P-256,
+ * Ed25519, X25519 (and X448, Ed448, RSA) only, so that parsing a certificate does
+ * not pay OpenSSL 3.0's decoder set-up over every key type it knows. Certificates
+ * and keys made for such connections (ratls.c) are best made in it too. Made on
+ * first use, shared, never freed; NULL (the default context) if it cannot be made.
+ * Client contexts checking a CA use the default context. */
+OSSL_LIB_CTX *tls_libctx(void);
 
 /* A listening TCP socket on host:port (port 0: any free port), close-on-exec and
  * non-blocking; *out_port is the bound port. The caller owns *out_fd. */

@@ -327,8 +327,9 @@ int tls_conn_request_client_cert(struct tls_conn *c, struct shelter_err *err)
 
 	if (!c->is_server)
 		return shelter_err_set(err, SHELTER_E_INVAL, "only a server asks for certificates");
-	/* a request already sent could not be bound to the certificate that follows it */
-	if (c->rlen > c->consumed || SSL_pending(c->ssl) > 0)
+	/* a request already sent could not be bound to the certificate that follows it;
+	 * SSL_has_pending also sees records read ahead but not yet decrypted */
+	if (c->rlen > c->consumed || SSL_has_pending(c->ssl))
 		return shelter_err_set(err, SHELTER_E_PROTO, "request a certificate from %s: "
 				       "it sent data before it was asked", c->peer);
 	ERR_clear_error();
