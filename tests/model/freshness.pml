@@ -70,7 +70,7 @@
  *     --long includes crashes.
  *   - Symmetry reduction: endorsers 0 and 1 are interchangeable, and after every
  *     endorser step the two are put in a canonical order (canon(); -DNOSYM turns
- *     it off; the mutant runs use it, for trails with stable names).
+ *     it off, as the mutant runs do, for trails with stable names).
  *
  * The spec as modelled includes the amendments found with this model (§9): a
  * LOCKED endorser's READ entries are flagged LOCKED and fail the read (§3.2, §6.2,
@@ -92,11 +92,13 @@
  *
  * BOUNDS (-D): MAXH highest height (heights 0..MAXH, MAXH <= 4), MAXD digests the
  * writer makes in all (MAXD <= 7), MAXWC writer crashes, MAXEC endorser crashes;
- * one reconfiguration. check.sh (default, `make check`, exhaustive):
+ * one reconfiguration. check.sh (default, `make check`; exhaustive: every state
+ * stored, no bitstate):
  *   MAXH=2 MAXD=4 MAXWC=1 MAXEC=0   and   MAXH=1 MAXD=3 MAXWC=2 MAXEC=0;
- * check.sh --long adds (bitstate):
+ * check.sh --long adds (bitstate, 1 GiB):
  *   MAXH=2 MAXD=4 MAXWC=1 MAXEC=1,  MAXH=1 MAXD=3 MAXWC=2 MAXEC=1,
- *   MAXH=2 MAXD=4 MAXWC=2 MAXEC=0,  MAXH=3 MAXD=5 MAXWC=1 MAXEC=0.
+ *   MAXH=3 MAXD=5 MAXWC=1 MAXEC=0,  MAXH=2 MAXD=5 MAXWC=2 MAXEC=1.
+ * Each run also checks the smaller bounds: every run within them is a run here.
  *
  * MUTANTS (each must give an assertion violation; check.sh runs them with
  * MAXH=1 MAXD=3 MAXWC=2 MAXEC=0):
