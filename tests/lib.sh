@@ -32,3 +32,24 @@ flip() {
 	b=$((${b// /} ^ (1 << $3)))
 	printf "\\$(printf '%03o' "$b")" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 }
+
+# enrolled_platform PROV PLAT: a provider in PROV and a sim platform in PLAT it enrolled,
+# with its certificate installed (docs/formats/quote.md §1); returns non-zero on failure.
+enrolled_platform() {
+	"$S" provider init "$1" --name acme >/dev/null 2>&1 &&
+		"$S" platform init --dir "$2" --name node-1 >/dev/null 2>&1 &&
+		"$S" provider enroll "$1" "$2/platform.csr" --out "$2.crt" >/dev/null 2>&1 &&
+		"$S" platform install-cert --dir "$2" "$2.crt" >/dev/null 2>&1
+}
+
+# wait_addr LOG PID: the 127.0.0.1:PORT a daemon logged it listens on ("listening ...")
+wait_addr() {
+	local a
+	for _ in $(seq 100); do
+		a=$(grep -m1 -oE 'listening[^ ]* .*127\.0\.0\.1:[0-9]+' "$1" | grep -oE '127\.0\.0\.1:[0-9]+$')
+		[ -n "$a" ] && { echo "$a"; return 0; }
+		kill -0 "$2" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}

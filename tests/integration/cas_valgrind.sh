@@ -17,10 +17,7 @@ vg_pid=
 trap '[ -n "$vg_pid" ] && kill -KILL "$vg_pid" 2>/dev/null; rm -rf "$w"' EXIT
 cd "$w"
 
-"$S" provider init prov --name acme >/dev/null 2>&1 &&
-	"$S" platform init --dir plat --name node-1 >/dev/null 2>&1 &&
-	"$S" provider enroll prov plat/platform.csr --out p.crt >/dev/null 2>&1 &&
-	"$S" platform install-cert --dir plat p.crt >/dev/null 2>&1 || {
+enrolled_platform prov plat || {
 	fail setup "provider and platform"
 	exit 1
 }

@@ -111,23 +111,9 @@ expect etcd_keys_under_prefix 0 '^/shelter/fresh/failover$' etcdctl --endpoints 
 	--prefix /shelter/fresh/ --keys-only
 
 # --- the freshness service on etcd ------------------------------------------------------
-"$S" provider init prov --name acme >/dev/null &&
-	"$S" platform init --dir plat --name node-1 >/dev/null &&
-	"$S" provider enroll prov plat/platform.csr --out p.crt >/dev/null &&
-	"$S" platform install-cert --dir plat p.crt >/dev/null || {
+enrolled_platform prov plat || {
 	fail platform_setup
 	exit 1
-}
-# wait_addr LOG PID: the 127.0.0.1:PORT a daemon logged it listens on
-wait_addr() {
-	local a
-	for _ in $(seq 100); do
-		a=$(grep -m1 -oE 'listening[^ ]* .*127\.0\.0\.1:[0-9]+' "$1" | grep -oE '127\.0\.0\.1:[0-9]+$')
-		[ -n "$a" ] && { echo "$a"; return 0; }
-		kill -0 "$2" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
 }
 E=()
 for n in 1 2 3; do

@@ -17,25 +17,11 @@ cleanup() {
 trap cleanup EXIT
 cd "$w"
 
-"$S" provider init prov --name acme >/dev/null &&
-	"$S" platform init --dir plat --name node-1 >/dev/null &&
-	"$S" provider enroll prov plat/platform.csr --out p.crt >/dev/null &&
-	"$S" platform install-cert --dir plat p.crt >/dev/null || {
+enrolled_platform prov plat || {
 	fail platform_setup
 	exit 1
 }
 
-# wait_addr LOG PID: the HOST:PORT a daemon logged it listens on
-wait_addr() {
-	local a
-	for _ in $(seq 100); do
-		a=$(grep -m1 -oE 'listening[^ ]* .*127\.0\.0\.1:[0-9]+' "$1" | grep -oE '127\.0\.0\.1:[0-9]+$')
-		[ -n "$a" ] && { echo "$a"; return 0; }
-		kill -0 "$2" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
 declare -A E_PID E_ADDR
 start_endorser() { # start_endorser NAME
 	"$S" freshness endorser --listen 127.0.0.1:0 --platform plat 2>"e$1.log" &
