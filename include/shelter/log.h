@@ -71,6 +71,32 @@ SHELTER_API SHELTER_MUST_USE int shelter_log_checkpoint_open(
 	const char *note, size_t len, const struct shelter_log_verifier *v,
 	struct shelter_log_checkpoint *out, struct shelter_err *err);
 
+/* ---- An in-memory tree (§2) ---- */
+
+/* Every complete subtree's hash in memory (64 bytes per leaf): for readers that
+ * rebuild a tree from entries, e.g. to export events with proofs. Not thread-safe. */
+struct shelter_log_tree;
+
+/* *out owned by the caller: shelter_log_tree_free (NULL is a no-op). */
+SHELTER_API SHELTER_MUST_USE int shelter_log_tree_new(struct shelter_log_tree **out,
+						      struct shelter_err *err);
+SHELTER_API void shelter_log_tree_free(struct shelter_log_tree *t);
+/* Append a leaf hash (shelter_log_leaf_hash of the entry). */
+SHELTER_API SHELTER_MUST_USE int shelter_log_tree_add(struct shelter_log_tree *t,
+						      const uint8_t leaf[SHELTER_LOG_HASH],
+						      struct shelter_err *err);
+SHELTER_API uint64_t shelter_log_tree_size(const struct shelter_log_tree *t);
+/* As shelter_log_root and the prove functions, for sizes up to the tree's size. */
+SHELTER_API SHELTER_MUST_USE int shelter_log_tree_root(struct shelter_log_tree *t, uint64_t size,
+						       uint8_t out[SHELTER_LOG_HASH],
+						       struct shelter_err *err);
+SHELTER_API SHELTER_MUST_USE int shelter_log_tree_prove_inclusion(
+	struct shelter_log_tree *t, uint64_t index, uint64_t size,
+	uint8_t (*out)[SHELTER_LOG_HASH], size_t *out_count, struct shelter_err *err);
+SHELTER_API SHELTER_MUST_USE int shelter_log_tree_prove_consistency(
+	struct shelter_log_tree *t, uint64_t m, uint64_t n, uint8_t (*out)[SHELTER_LOG_HASH],
+	size_t *out_count, struct shelter_err *err);
+
 /* ---- Anchors (§7) ---- */
 
 /* Where the writer keeps its last checkpoint beyond the store. load returns the
@@ -171,5 +197,55 @@ SHELTER_API SHELTER_MUST_USE int shelter_log_audit(const char *dir,
 						   uint64_t *out_entries,
 						   struct shelter_log_checkpoint *out_checked,
 						   struct shelter_err *err);
+
+/* ---- Following a live store (§8.1): read-only, public key only ---- */
+
+/* A reader that keeps up with a store its writer is still appending to: what a
+ * viewer serves from. It holds the tree in memory (64 bytes per entry) and every
+ * entry's offset (8 bytes). One thread at a time. */
+struct shelter_log_follower;
+
+/* Open dir/log (its header must name v's origin and key: POLICY otherwise). *out
+ * owned by the caller: shelter_log_follower_close (NULL is a no-op). */
+SHELTER_API SHELTER_MUST_USE int shelter_log_follower_open(const char *dir,
+							   const struct shelter_log_verifier *v,
+							   struct shelter_log_follower **out,
+							   struct shelter_err *err);
+SHELTER_API void shelter_log_follower_close(struct shelter_log_follower *f);
+/* Read the frames appended since the last call and the store's checkpoint; take the
+ * checkpoint when its signature verifies and its root matches the entries read
+ * (TRUNCATED or INTEGRITY: a tamper alarm; STALE: the checkpoint went back).
+ * *out (optional) gets the checkpoint in force (size 0 before the first). */
+SHELTER_API SHELTER_MUST_USE int shelter_log_follower_update(
+	struct shelter_log_follower *f, struct shelter_log_checkpoint *out,
+	struct shelter_err *err);
+/* Entries read so far (some may be above the checkpoint: not vouched for yet). */
+SHELTER_API uint64_t shelter_log_follower_size(const struct shelter_log_follower *f);
+/* The signed note of the checkpoint in force, NUL-terminated. */
+SHELTER_API SHELTER_MUST_USE int shelter_log_follower_note(const struct shelter_log_follower *f,
+							   char *out, size_t cap);
+/* The in-memory tree (borrowed, valid until the next update or close): roots and
+ * proofs at any size up to shelter_log_follower_size. */
+SHELTER_API struct shelter_log_tree *shelter_log_follower_tree(struct shelter_log_follower *f);
+/* Entry index, checked against the leaf hashed when it was read (INTEGRITY if the
+ * file changed since). */
+SHELTER_API SHELTER_MUST_USE int shelter_log_follower_get(struct shelter_log_follower *f,
+							  uint64_t index, void *out, size_t cap,
+							  size_t *out_size, struct shelter_err *err);
+
+/* Called with each entry, in order, while shelter_log_read checks the log; a
+ * non-zero return stops the read, which then returns that value. The entry is
+ * borrowed for the call. Entries are handed over before the check of the root at
+ * the checkpoint's size: only a read that returns 0 vouches for what it handed. */
+typedef int (*shelter_log_entry_fn)(void *ctx, uint64_t index, const void *entry, size_t size);
+
+/* shelter_log_audit that also hands every entry present to cb (NULL: none). */
+SHELTER_API SHELTER_MUST_USE int shelter_log_read(const char *dir,
+						  const struct shelter_log_verifier *v,
+						  const char *note, size_t note_len,
+						  shelter_log_entry_fn cb, void *ctx,
+						  uint64_t *out_entries,
+						  struct shelter_log_checkpoint *out_checked,
+						  struct shelter_err *err);
 
 #endif

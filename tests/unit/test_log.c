@@ -185,6 +185,33 @@ static void proofs_of_every_small_tree(void)
 			CHECK_OK(lg_frontier_push(&f, &t.h, leaves[n], NULL, NULL, NULL));
 		}
 	}
+	/* the public in-memory tree gives the same roots and proofs */
+	{
+		struct shelter_log_tree *tree = NULL;
+		uint8_t got[SHELTER_LOG_PROOF_MAX][H], r[H];
+		size_t got_count;
+
+		CHECK_OK(shelter_log_tree_new(&tree, NULL));
+		for (uint64_t n = 0; n < 100; n++)
+			CHECK_OK(shelter_log_tree_add(tree, leaves[n], NULL));
+		CHECK(shelter_log_tree_size(tree) == 100);
+		for (uint64_t n = 0; n <= 100; n += 7) {
+			CHECK_OK(shelter_log_tree_root(tree, n, r, NULL));
+			CHECK_MEM(r, roots[n], H);
+			for (uint64_t i = 0; i < n; i += 3) {
+				CHECK_OK(shelter_log_tree_prove_inclusion(tree, i, n, got, &got_count,
+									  NULL));
+				CHECK_OK(lg_prove_inclusion(&src, i, n, proof, &count, NULL));
+				CHECK(got_count == count && memcmp(got, proof, count * H) == 0);
+				CHECK_OK(shelter_log_tree_prove_consistency(tree, i, n, got,
+									    &got_count, NULL));
+				CHECK_OK(lg_prove_consistency(&src, i, n, proof, &count, NULL));
+				CHECK(got_count == count && memcmp(got, proof, count * H) == 0);
+			}
+		}
+		CHECK_RC(shelter_log_tree_root(tree, 101, r, NULL), SHELTER_E_INVAL);
+		shelter_log_tree_free(tree);
+	}
 	for (uint64_t n = 1; n <= 100; n++) {
 		for (uint64_t i = 0; i < n; i++) {
 			CHECK_OK(lg_prove_inclusion(&src, i, n, proof, &count, NULL));
@@ -782,6 +809,58 @@ static void running_writer_checks_what_it_serves(void)
 	shelter_log_close(log, NULL);
 }
 
+/* §8.1: a follower keeps up with a live writer and takes only checkpoints that
+ * match what it read. */
+static void follower_keeps_up_and_checks(void)
+{
+	struct shelter_log_verifier v;
+	struct shelter_log_checkpoint cp;
+	struct shelter_log_follower *f = NULL, *g = NULL;
+	struct shelter_log *log = NULL;
+	uint8_t proof[SHELTER_LOG_PROOF_MAX][H], leaf[H], buf[64];
+	char dir[512], note[SHELTER_LOG_NOTE_MAX];
+	size_t count, size;
+	uint64_t index;
+
+	own_verifier(&v);
+	scratch(dir, sizeof(dir), "follow");
+	make_store(dir);
+	CHECK_OK(shelter_log_follower_open(dir, &v, &f, NULL));
+	CHECK_OK(shelter_log_follower_update(f, &cp, NULL));
+	CHECK(cp.size == 100 && shelter_log_follower_size(f) == 100);
+	CHECK_OK(open_log(dir, 0, &log, NULL));
+	for (int i = 0; i < 50; i++)
+		CHECK_OK(shelter_log_append(log, "more", 4, &index, NULL));
+	CHECK_OK(shelter_log_sync(log, index, NULL));
+	CHECK_OK(shelter_log_follower_update(f, &cp, NULL)); /* entries before checkpoint */
+	CHECK(cp.size == 100 && shelter_log_follower_size(f) == 150);
+	CHECK_OK(shelter_log_anchor_now(log, NULL));
+	CHECK_OK(shelter_log_follower_update(f, &cp, NULL));
+	CHECK(cp.size == 150);
+	CHECK_OK(shelter_log_follower_note(f, note, sizeof(note)));
+	CHECK(strstr(note, "\n150\n") != NULL);
+	CHECK_OK(shelter_log_follower_get(f, 120, buf, sizeof(buf), &size, NULL));
+	CHECK(size == 4 && memcmp(buf, "more", 4) == 0);
+	CHECK_OK(shelter_log_tree_prove_inclusion(shelter_log_follower_tree(f), 120, 150, proof,
+						  &count, NULL));
+	CHECK_OK(shelter_log_leaf_hash(buf, size, leaf));
+	CHECK_OK(shelter_log_verify_inclusion(leaf, 120, 150, (const uint8_t (*)[H])proof, count,
+					      cp.root, NULL));
+	CHECK_OK(shelter_log_close(log, NULL));
+	/* an entry changed under the follower, then for a new one */
+	xor_byte(dir, "log", frame_at(dir, 4) + 20 + 2 + 11 * 2 + 3); /* entry 42 */
+	CHECK_RC(shelter_log_follower_get(f, 42, buf, sizeof(buf), &size, NULL),
+		 SHELTER_E_INTEGRITY);
+	CHECK_OK(shelter_log_follower_open(dir, &v, &g, NULL));
+	CHECK_RC(shelter_log_follower_update(g, &cp, NULL), SHELTER_E_TRUNCATED);
+	shelter_log_follower_close(g);
+	reseal_frame(dir, 4);
+	CHECK_OK(shelter_log_follower_open(dir, &v, &g, NULL));
+	CHECK_RC(shelter_log_follower_update(g, &cp, NULL), SHELTER_E_INTEGRITY);
+	shelter_log_follower_close(g);
+	shelter_log_follower_close(f);
+}
+
 int main(void)
 {
 	const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
@@ -800,6 +879,7 @@ int main(void)
 	RUN(tamper_alarms_on_open);
 	RUN(torn_tails_and_refusals);
 	RUN(running_writer_checks_what_it_serves);
+	RUN(follower_keeps_up_and_checks);
 	test_rm_tree(tmp_root);
 	return test_total_failed ? 1 : 0;
 }

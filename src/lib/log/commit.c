@@ -396,7 +396,8 @@ int shelter_log_anchor_now(struct shelter_log *log, struct shelter_err *err)
 	pthread_mutex_lock(&log->anchor_mu);
 	durable_root(log, &size, root);
 	rc = 0;
-	if (size == log->anchored && size > 0)
+	/* Nothing new to anchor, and the readers' copy is in place. */
+	if (size == log->anchored && size > 0 && faccessat(log->dirfd, "checkpoint", F_OK, 0) == 0)
 		goto out;
 	rc = lg_checkpoint_sign(log->origin, size, root, log->priv, log->pub, note,
 				SHELTER_LOG_NOTE_MAX, &len, err);
@@ -405,8 +406,8 @@ int shelter_log_anchor_now(struct shelter_log *log, struct shelter_err *err)
 	if (rc == 0)
 		rc = pki_write_atomic(log->dir, "checkpoint", 0644, note, len, err);
 	if (rc != 0) {
-		rc = shelter_err_set(err, rc, "log: anchor the checkpoint of size %llu: %s",
-				     (unsigned long long)size, err != NULL ? err->msg : "");
+		rc = shelter_err_wrap(err, rc, "log: anchor the checkpoint of size %llu",
+				      (unsigned long long)size);
 		goto out;
 	}
 	pthread_mutex_lock(&log->mu);

@@ -53,7 +53,7 @@ int lg_header_decode(const uint8_t *in, size_t size, char origin[SHELTER_LOG_ORI
 		return shelter_err_set(err, SHELTER_E_INTEGRITY, "log header: hash mismatch");
 	memcpy(origin, in + 9, o);
 	origin[o] = '\0';
-	if (lg_origin_check(origin, NULL) != 0)
+	if (strlen(origin) != o || lg_origin_check(origin, NULL) != 0)
 		return shelter_err_set(err, SHELTER_E_MALFORMED, "log header: bad origin");
 	memcpy(pub, in + 9 + o, 32);
 	*out_size = body + 32;

@@ -69,6 +69,9 @@ int lg_frontier_push(struct lg_frontier *f, struct lg_hasher *h, const uint8_t l
 		     lg_emit_fn emit, void *ctx, struct shelter_err *err);
 int lg_frontier_root(const struct lg_frontier *f, struct lg_hasher *h, uint8_t out[LG_HASH]);
 
+/* tree.c: leaf index of an in-memory tree (SHELTER_E_INVAL past its size). */
+int lg_tree_leaf(const struct shelter_log_tree *t, uint64_t index, uint8_t out[LG_HASH]);
+
 /* ---- note.c (§3) ---- */
 
 int lg_origin_check(const char *origin, struct shelter_err *err);

@@ -111,7 +111,7 @@ int shelter_log_verifier_parse(const char *text, size_t len, struct shelter_log_
 		return shelter_err_set(err, SHELTER_E_MALFORMED, "verifier key: name of %zu bytes",
 				       name_len);
 	memcpy(out->name, text, name_len);
-	if (lg_origin_check(out->name, NULL) != 0)
+	if (strlen(out->name) != name_len || lg_origin_check(out->name, NULL) != 0)
 		return shelter_err_set(err, SHELTER_E_MALFORMED,
 				       "verifier key: name '%s' is not a log origin (§3.1)",
 				       out->name);
@@ -232,7 +232,7 @@ static int checkpoint_parse(const char *body, size_t len, struct shelter_log_che
 				       line_len[0]);
 	memcpy(cp->origin, line[0], line_len[0]);
 	cp->origin[line_len[0]] = '\0';
-	if (lg_origin_check(cp->origin, NULL) != 0)
+	if (strlen(cp->origin) != line_len[0] || lg_origin_check(cp->origin, NULL) != 0)
 		return shelter_err_set(err, SHELTER_E_MALFORMED, "checkpoint: bad origin line");
 	if (line_len[1] == 0 || line_len[1] > 19 || (line[1][0] == '0' && line_len[1] > 1))
 		return shelter_err_set(err, SHELTER_E_MALFORMED, "checkpoint: bad size line");

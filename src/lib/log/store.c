@@ -213,6 +213,13 @@ static int scan_entries(struct lg_scan *s, const uint8_t *frame, const struct lg
 		lg_frame_entry(frame, &pos, &e, &size);
 		if (lg_leaf(s->hasher, e, size, leaf) != 0)
 			return shelter_err_set(err, SHELTER_E_CRYPTO, "log: SHA-256 failed");
+		if (s->cb != NULL && (rc = s->cb(s->cb_ctx, s->frontier.n, e, size)) != 0)
+			return shelter_err_set(err, rc, "stopped by the reader at entry %llu",
+					       (unsigned long long)s->frontier.n);
+		if (s->at != NULL &&
+		    (rc = s->at(s->cb_ctx, s->frontier.n, off + LG_FRAME_HEAD + pos - size - 2,
+				leaf, err)) != 0)
+			return rc;
 		rc = lg_frontier_push(&s->frontier, s->hasher, leaf,
 				      s->derived != NULL ? lg_emit : NULL,
 				      s->derived != NULL ? &s->derived->pend : NULL, err);
@@ -352,7 +359,7 @@ static int load_anchor(struct shelter_log *log, struct shelter_log_checkpoint *c
 	lg_key_id(v.name, v.pub, v.id);
 	rc = shelter_log_checkpoint_open(note, len, &v, cp, err);
 	if (rc != 0)
-		rc = shelter_err_set(err, rc, "log: the anchored checkpoint: %s", err ? err->msg : "");
+		rc = shelter_err_wrap(err, rc, "log: the anchored checkpoint");
 out:
 	free(note);
 	return rc;
@@ -390,12 +397,14 @@ static int create_log(struct shelter_log *log, uint64_t anchored, struct shelter
 						    : " (create it with the create option)");
 	if ((rc = lg_header_encode(log->origin, log->pub, head, &size, err)) != 0)
 		return rc;
-	log->logfd = openat(log->dirfd, "log", O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	/* §6.3: the header reaches "log" whole or not at all (a temporary file, synced,
+	 * then renamed): a crash during creation leaves no log, never a short one. */
+	log->logfd = openat(log->dirfd, "log.new", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (log->logfd < 0)
-		return shelter_err_errno(err, errno, "log: create '%s/log'", log->dir);
+		return shelter_err_errno(err, errno, "log: create '%s/log.new'", log->dir);
 	if (lg_pwrite_all(log->logfd, head, size, 0) != 0 || fdatasync(log->logfd) != 0 ||
-	    fsync(log->dirfd) != 0)
-		return shelter_err_errno(err, errno, "log: write '%s/log'", log->dir);
+	    renameat(log->dirfd, "log.new", log->dirfd, "log") != 0 || fsync(log->dirfd) != 0)
+		return shelter_err_errno(err, errno, "log: create '%s/log'", log->dir);
 	log->end = size;
 	return 0;
 }
@@ -417,7 +426,7 @@ static int check_header(struct shelter_log *log, uint64_t *out_start, struct she
 		return shelter_err_errno(err, errno, "log: read '%s/log'", log->dir);
 	rc = lg_header_decode(head, (size_t)n, origin, pub, &got, err);
 	if (rc != 0)
-		return shelter_err_set(err, rc, "log: '%s/log': %s", log->dir, err ? err->msg : "");
+		return shelter_err_wrap(err, rc, "log: '%s/log'", log->dir);
 	if (strcmp(origin, log->origin) != 0 || memcmp(pub, log->pub, 32) != 0)
 		return shelter_err_set(err, SHELTER_E_POLICY,
 				       "log: '%s/log' belongs to '%s'%s, not to '%s' with this key",
@@ -521,6 +530,14 @@ int shelter_log_audit(const char *dir, const struct shelter_log_verifier *v, con
 		      size_t note_len, uint64_t *out_entries,
 		      struct shelter_log_checkpoint *out_checked, struct shelter_err *err)
 {
+	return shelter_log_read(dir, v, note, note_len, NULL, NULL, out_entries, out_checked,
+				err);
+}
+
+int shelter_log_read(const char *dir, const struct shelter_log_verifier *v, const char *note,
+		     size_t note_len, shelter_log_entry_fn cb, void *ctx, uint64_t *out_entries,
+		     struct shelter_log_checkpoint *out_checked, struct shelter_err *err)
+{
 	struct shelter_log_checkpoint cp;
 	struct lg_hasher h = { 0 };
 	struct lg_scan s;
@@ -559,6 +576,8 @@ int shelter_log_audit(const char *dir, const struct shelter_log_verifier *v, con
 	if ((rc = lg_hasher_init(&h, err)) != 0)
 		goto out;
 	s.hasher = &h;
+	s.cb = cb;
+	s.cb_ctx = ctx;
 	s.what = "given";
 	s.want_size = cp.size;
 	memcpy(s.want_root, cp.root, LG_HASH);

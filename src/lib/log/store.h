@@ -40,6 +40,11 @@ struct lg_scan {
 	struct lg_hasher *hasher;
 	struct lg_derived *derived; /* NULL: audit, nothing written */
 	const char *what;           /* "anchored" or "given": for messages */
+	shelter_log_entry_fn cb;    /* shelter_log_read's reader, or NULL */
+	/* the follower's: each entry's offset (of its size field) and leaf hash */
+	int (*at)(void *ctx, uint64_t index, uint64_t off, const uint8_t leaf[LG_HASH],
+		  struct shelter_err *err);
+	void *cb_ctx;
 	uint64_t want_size;         /* the checkpoint the log must reach and match */
 	uint8_t want_root[LG_HASH];
 	int matched;
