@@ -12,12 +12,15 @@ endif
 
 WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wvla -Wpointer-arith -Wstrict-prototypes \
 	-Wmissing-prototypes -Werror
-BASE_CFLAGS := -std=c17 -D_GNU_SOURCE -g $(WARN) -Iinclude -Isrc/lib -Isrc -fvisibility=hidden \
+BASE_CFLAGS := -std=c17 -D_GNU_SOURCE -g $(WARN) -Iinclude -Isrc/lib -Isrc -Iapps -fvisibility=hidden \
 	-fstack-protector-strong -fPIC
 BASE_LDFLAGS := -Wl,-z,relro,-z,now
 LIBS := -lssl -lcrypto -lcbor -ljansson -lpthread
 # the CAS daemon's own libraries: policies in YAML, state in SQLite
 CAS_LIBS := -lyaml -lsqlite3
+# the libraries StreamLog's sources need (apps/streamlog/audit.c: libauparse, which
+# brings libaudit.so.1 itself; there is no libaudit.so to name without libaudit-dev)
+STREAMLOG_LIBS := -lauparse
 
 ifeq ($(BUILD),release)
 VARIANT_CFLAGS := -O2 -D_FORTIFY_SOURCE=3
@@ -43,6 +46,8 @@ CLI_SRCS := $(sort $(wildcard src/cli/*.c))
 CAS_SRCS := $(sort $(wildcard src/cas/*.c))
 FRESH_SRCS := $(sort $(wildcard src/freshness/*.c))
 SHIELD_SRCS := $(sort $(wildcard src/shield/*.c))
+# StreamLog (docs/streamlog.md): everything but the daemon's main.c, as a library
+STREAMLOG_SRCS := $(filter-out apps/streamlog/main.c,$(sort $(wildcard apps/streamlog/*.c)))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 HELPER_SRCS := $(sort $(wildcard tests/helpers/*.c))
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -52,6 +57,7 @@ CLI_OBJS := $(CLI_SRCS:%.c=$(O)/obj/%.o)
 CAS_OBJS := $(CAS_SRCS:%.c=$(O)/obj/%.o)
 FRESH_OBJS := $(FRESH_SRCS:%.c=$(O)/obj/%.o)
 SHIELD_OBJS := $(SHIELD_SRCS:%.c=$(O)/obj/%.o)
+STREAMLOG_OBJS := $(STREAMLOG_SRCS:%.c=$(O)/obj/%.o)
 # the file shield without its start-up (which needs a TEE): linked into test_shield
 SHIELD_CORE := real log mount fdtab fd io fs map transfer stdio dir
 SHIELD_CORE_OBJS := $(filter $(SHIELD_CORE:%=$(O)/obj/src/shield/%.o),$(SHIELD_OBJS))
@@ -66,6 +72,8 @@ LIBCAS := $(O)/lib/libshelter-cas.a
 LIBFRESH := $(O)/lib/libshelter-fresh.a
 # the shield: preloaded into programs by `shelter run` (docs/shield.md)
 SHIELD := $(O)/lib/libshelter-shield.so
+LIBSTREAMLOG := $(O)/lib/libstreamlog.a
+STREAMLOG := $(O)/bin/streamlog
 SHELTER := $(O)/bin/shelter
 
 .PHONY: all deps check demo fuzz bench clean symbols
@@ -74,7 +82,7 @@ SHELTER := $(O)/bin/shelter
 ifeq ($(BUILD),fuzz)
 all: $(FUZZ_BINS)
 else
-all: $(SHELTER) $(LIBSO) $(SHIELD) $(UNIT_BINS) $(HELPER_BINS)
+all: $(SHELTER) $(STREAMLOG) $(LIBSO) $(SHIELD) $(UNIT_BINS) $(HELPER_BINS)
 endif
 
 $(O)/obj/%.o: %.c
@@ -98,6 +106,22 @@ $(LIBFRESH): $(FRESH_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+$(LIBSTREAMLOG): $(STREAMLOG_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+# The viewer's page (apps/streamlog/VIEWER.md): each file of apps/streamlog/www/ becomes
+# a C string www_<name> (index.html: www_index_html), with sed only. `\?` keeps a
+# "??" in JavaScript from being read as a C trigraph.
+STREAMLOG_WWW := $(sort $(wildcard apps/streamlog/www/*))
+$(O)/gen/streamlog_www.h: $(STREAMLOG_WWW)
+	@mkdir -p $(dir $@)
+	for f in $^; do printf 'static const char www_%s[] =\n' "$$(basename $$f | tr .- __)"; \
+		sed -e 's/[\\"?]/\\&/g' -e 's/^/"/' -e 's/$$/\\n"/' "$$f"; echo ';'; done >$@.tmp
+	mv $@.tmp $@
+$(O)/obj/apps/streamlog/view_api.o: $(O)/gen/streamlog_www.h
+$(O)/obj/apps/streamlog/view_api.o: OBJ_CFLAGS := -I$(O)/gen
+
 $(LIBSO): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) -shared $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
@@ -112,9 +136,16 @@ $(SHELTER): $(CLI_OBJS) $(LIBFRESH) $(LIBCAS) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJS) $(LIBFRESH) $(LIBCAS) $(LIBA) $(LIBS) $(CAS_LIBS)
 
-$(O)/tests/%: $(O)/obj/tests/unit/%.o $(LIBFRESH) $(LIBCAS) $(LIBA)
+# the freshness anchor (apps/streamlog/anchor.c) needs the freshness client only: no
+# store, hence none of $(CAS_LIBS)
+$(STREAMLOG): $(O)/obj/apps/streamlog/main.o $(LIBSTREAMLOG) $(LIBFRESH) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBFRESH) $(LIBCAS) $(LIBA) $(LIBS) $(CAS_LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBSTREAMLOG) $(LIBFRESH) $(LIBA) $(LIBS) $(STREAMLOG_LIBS)
+
+$(O)/tests/%: $(O)/obj/tests/unit/%.o $(LIBSTREAMLOG) $(LIBFRESH) $(LIBCAS) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBSTREAMLOG) $(LIBFRESH) $(LIBCAS) $(LIBA) $(LIBS) $(CAS_LIBS) \
+		$(STREAMLOG_LIBS)
 
 $(O)/tests/test_shield: $(O)/obj/tests/unit/test_shield.o $(SHIELD_CORE_OBJS) $(LIBFRESH) $(LIBCAS) $(LIBA)
 	@mkdir -p $(dir $@)
@@ -131,9 +162,15 @@ $(O)/tests/%: $(O)/obj/tests/helpers/%.o $(LIBFRESH) $(LIBCAS) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBFRESH) $(LIBCAS) $(LIBA) $(LIBS) $(CAS_LIBS)
 
-$(O)/fuzz/%: $(O)/obj/tests/fuzz/%.o $(LIBFRESH) $(LIBCAS) $(LIBA)
+# the helpers that use StreamLog's library
+$(O)/tests/sl_audit_feed: $(O)/obj/tests/helpers/sl_audit_feed.o $(LIBSTREAMLOG) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBFRESH) $(LIBCAS) $(LIBA) $(LIBS) $(CAS_LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBSTREAMLOG) $(LIBA) $(LIBS) $(STREAMLOG_LIBS)
+
+$(O)/fuzz/%: $(O)/obj/tests/fuzz/%.o $(LIBSTREAMLOG) $(LIBFRESH) $(LIBCAS) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBSTREAMLOG) $(LIBFRESH) $(LIBCAS) $(LIBA) $(LIBS) $(CAS_LIBS) \
+		$(STREAMLOG_LIBS)
 
 # fuzzers of shield parsers: the one file under test and real.o, never launch.o
 $(O)/fuzz/fuzz_tagrec: $(O)/obj/tests/fuzz/fuzz_tagrec.o $(O)/obj/src/shield/tags.o \

@@ -165,6 +165,12 @@ SHELTER_API SHELTER_MUST_USE int shelter_log_checkpoint(struct shelter_log *log,
 SHELTER_API SHELTER_MUST_USE int shelter_log_anchor_now(struct shelter_log *log,
 							struct shelter_err *err);
 
+/* Replace DIR/checkpoint, the readers' copy (§8.1), with a checkpoint at the
+ * durable size, without anchoring it: cheap enough to call every few ms, so that
+ * readers see new entries covered soon after they are durable. */
+SHELTER_API SHELTER_MUST_USE int shelter_log_publish(struct shelter_log *log,
+						     struct shelter_err *err);
+
 /* The inclusion proof of index at size (index < size <= durable size), checked
  * (§6.4) before it is returned; *out_count hashes. */
 SHELTER_API SHELTER_MUST_USE int shelter_log_prove_inclusion(

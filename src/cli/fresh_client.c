@@ -28,8 +28,8 @@ struct fresh_args {
 	size_t nproviders;
 	uint8_t measurements[MAX_MEASUREMENTS][SHELTER_MEASUREMENT_SIZE];
 	size_t nmeasurements;
-	struct fresh_policy policy;
-	struct shelter_trust *trust;
+	int accept_sim;
+	struct fresh_policy_loaded policy;
 };
 
 #define POLICY_USAGE                                                                         \
@@ -37,42 +37,15 @@ struct fresh_args {
 	"ca.crt and crl.pem; repeatable) and show --endorser-measurement HEX (repeatable;\n"  \
 	"default: `shelter freshness endorser` of this build); sim quotes need --accept-sim.\n"
 
-/* A provider directory's CA and CRL into the trust (quote.md §4.3). */
-static int load_provider(struct shelter_trust *t, const char *dir, struct shelter_err *err)
-{
-	char path[4096], *pem = NULL;
-	size_t len = 0;
-	int rc;
-
-	snprintf(path, sizeof(path), "%s/ca.crt", dir);
-	rc = cli_read_file(path, 1 << 16, &pem, &len, err);
-	if (rc == 0)
-		rc = shelter_trust_add_provider(t, pem, len, NULL, err);
-	free(pem);
-	pem = NULL;
-	snprintf(path, sizeof(path), "%s/crl.pem", dir);
-	if (rc == 0)
-		rc = cli_read_file(path, 1 << 20, &pem, &len, err);
-	if (rc == 0)
-		rc = shelter_trust_add_crl(t, pem, len, err);
-	free(pem);
-	return rc < 0 ? shelter_err_wrap(err, rc, "provider '%s'", dir) : 0;
-}
-
 static int make_policy(struct fresh_args *a, struct shelter_err *err)
 {
-	int rc = shelter_trust_new(&a->trust, err);
+	const struct fresh_policy_args in = {
+		.providers = a->providers, .nproviders = a->nproviders,
+		.measurements = (const uint8_t (*)[SHELTER_MEASUREMENT_SIZE])a->measurements,
+		.nmeasurements = a->nmeasurements, .accept_sim = a->accept_sim,
+	};
 
-	for (size_t i = 0; i < a->nproviders && rc == 0; i++)
-		rc = load_provider(a->trust, a->providers[i], err);
-	if (rc == 0 && a->nmeasurements == 0) {
-		rc = fresh_endorser_measurement(a->measurements[0], err);
-		a->nmeasurements = rc == 0;
-	}
-	a->policy.trust = a->trust;
-	a->policy.measurements = (const uint8_t (*)[SHELTER_MEASUREMENT_SIZE])a->measurements;
-	a->policy.nmeasurements = a->nmeasurements;
-	return rc;
+	return fresh_policy_load(&in, &a->policy, err);
 }
 
 /* --handle: 64 hex digits as they are, or a name hashed into a handle. */
@@ -128,7 +101,7 @@ static int parse(int argc, char **argv, struct fresh_args *a, const char *usage)
 						 "%d), got '%s'", MAX_MEASUREMENTS, optarg);
 			a->nmeasurements++;
 			break;
-		case 'S': a->policy.accept_sim = 1; break;
+		case 'S': a->accept_sim = 1; break;
 		case 'h': printf("%s\n\n%s", usage, POLICY_USAGE); return CLI_OK + 100;
 		default: return cli_usage("see 'shelter freshness --help'");
 		}
@@ -149,8 +122,8 @@ static int connect_service(struct fresh_args *a, struct fresh_client **c, struct
 	int rc = make_policy(a, err);
 
 	if (rc == 0)
-		rc = fresh_client_open(a->service, a->genesis_hex ? a->genesis : NULL, &a->policy, c,
-				       err);
+		rc = fresh_client_open(a->service, a->genesis_hex ? a->genesis : NULL,
+				       &a->policy.policy, c, err);
 	if (rc == 0 && a->genesis_hex == NULL) {
 		fresh_client_genesis(*c, a->genesis);
 		shelter_hex(a->genesis, FR_HASH, hex);
@@ -203,7 +176,7 @@ static int write_cmd(int argc, char **argv, int create)
 	free(latest.state);
 	free(data);
 	fresh_client_close(c);
-	shelter_trust_free(a.trust);
+	fresh_policy_unload(&a.policy);
 	return rc < 0 ? cli_fail(create ? "freshness create" : "freshness append", &err) : CLI_OK;
 }
 
@@ -245,6 +218,6 @@ int fresh_cmd_read(int argc, char **argv)
 	}
 	free(st.state);
 	fresh_client_close(c);
-	shelter_trust_free(a.trust);
+	fresh_policy_unload(&a.policy);
 	return rc < 0 ? cli_fail("freshness read", &err) : CLI_OK;
 }

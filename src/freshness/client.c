@@ -33,9 +33,17 @@ static int call(struct fresh_client *c, uint8_t type, const uint8_t *body, size_
 	*ans = NULL;
 	if (rc == 0)
 		rc = fw_recv(c->fd, &t, ans, alen, err);
+	if (rc == SHELTER_E_NOENT) /* fw_recv's end of stream: not an answer "not found" */
+		rc = shelter_err_set(err, SHELTER_E_NET, "the coordinator closed the connection");
 	if (rc == 0 && t == FW_ERROR) {
 		rc = fw_error_decode(*ans, *alen, &code, msg, sizeof(msg)) == 0 ? code
 									   : SHELTER_E_PROTO;
+		/* The coordinator is not trusted: its "not found" is believed of a block only
+		 * (fetch_block then fails closed, MISSING). That a handle was never created
+		 * only f + 1 endorsers can say: fresh_client_read's NOENT, which callers take
+		 * for "no state yet", must come from their receipts and nothing else. */
+		if (rc == SHELTER_E_NOENT && type != FS_BLOCK)
+			rc = SHELTER_E_PROTO;
 		rc = shelter_err_set(err, rc, "coordinator: %s", msg);
 	} else if (rc == 0 && t != (type | FW_ANSWER)) {
 		rc = shelter_err_set(err, SHELTER_E_PROTO, "coordinator answered type 0x%02x", t);
@@ -80,9 +88,15 @@ static int check_transition(const struct fr_view *cur, const struct fs_view_rec 
 
 int fresh_endorser_measurement(uint8_t out[SHELTER_MEASUREMENT_SIZE], struct shelter_err *err)
 {
+	return fresh_endorser_measurement_of("/proc/self/exe", out, err);
+}
+
+int fresh_endorser_measurement_of(const char *program, uint8_t out[SHELTER_MEASUREMENT_SIZE],
+				  struct shelter_err *err)
+{
 	/* exactly what the endorser measures at start (endorser_main.c) */
 	static const char *const argv[] = { "shelter", "freshness", "endorser" };
-	struct shelter_measure_opts mo = { .program = "/proc/self/exe", .argv = argv, .argc = 3 };
+	struct shelter_measure_opts mo = { .program = program, .argv = argv, .argc = 3 };
 
 	return shelter_measure(&mo, out, NULL, err);
 }

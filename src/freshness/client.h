@@ -30,6 +30,37 @@ struct fresh_policy {
 /* The measurement `shelter freshness endorser` of this very shelter build has: the
  * default policy of the command line (the endorsers run the same release). */
 int fresh_endorser_measurement(uint8_t out[SHELTER_MEASUREMENT_SIZE], struct shelter_err *err);
+/* The same for the shelter executable at program (a path; paths are not measured,
+ * docs/formats/measurement.md §1): for programs other than shelter itself. */
+int fresh_endorser_measurement_of(const char *program, uint8_t out[SHELTER_MEASUREMENT_SIZE],
+				  struct shelter_err *err);
+
+/* What a policy is built from: the inputs of `shelter freshness ... --provider DIR
+ * --endorser-measurement HEX --accept-sim` and of StreamLog's freshness anchor.
+ * Borrowed for the call. */
+struct fresh_policy_args {
+	const char *const *providers; /* directories holding ca.crt and crl.pem */
+	size_t nproviders;
+	const uint8_t (*measurements)[SHELTER_MEASUREMENT_SIZE];
+	size_t nmeasurements; /* 0: the measurement of `shelter freshness endorser` ... */
+	const char *endorser_program; /* ... of this shelter executable; NULL: this one */
+	int accept_sim;
+};
+
+/* A policy and what it points to, owned together (src/freshness/policy.c). */
+struct fresh_policy_loaded {
+	struct fresh_policy policy; /* what fresh_client_open takes */
+	struct shelter_trust *trust;
+	uint8_t (*measurements)[SHELTER_MEASUREMENT_SIZE];
+};
+
+/* Build a policy: a new trust holding every provider directory's ca.crt and crl.pem
+ * (docs/formats/quote.md §4.3), the measurements given or the default. out is
+ * cleared first and owned by the caller: fresh_policy_unload (also after a failure;
+ * a cleared one is a no-op). Errors name the provider directory or the file. */
+int fresh_policy_load(const struct fresh_policy_args *in, struct fresh_policy_loaded *out,
+		      struct shelter_err *err);
+void fresh_policy_unload(struct fresh_policy_loaded *p);
 
 /* Connect to the coordinator at addr (HOST:PORT) and follow the view ledger from
  * the genesis: pinned when genesis is not NULL (SHELTER_E_UNTRUSTED when the

@@ -380,44 +380,60 @@ int shelter_log_checkpoint(struct shelter_log *log, char *out, size_t cap, uint6
 				  err);
 }
 
-int shelter_log_anchor_now(struct shelter_log *log, struct shelter_err *err)
+/* Sign a checkpoint at the durable size, hand it to the anchor when anchor is set
+ * (§7.1), and replace DIR/checkpoint, the readers' copy (§8.1). Serialized by
+ * anchor_mu; skips what is already done at this size. */
+static int checkpoint_out(struct shelter_log *log, int anchor, struct shelter_err *err)
 {
-	char *note = NULL;
+	char *note = malloc(SHELTER_LOG_NOTE_MAX);
 	uint8_t root[LG_HASH];
 	uint64_t size;
 	size_t len = 0;
-	int rc;
+	int rc = 0;
 
-	if (log == NULL)
-		return shelter_err_set(err, SHELTER_E_INVAL, "log: NULL argument");
-	note = malloc(SHELTER_LOG_NOTE_MAX);
 	if (note == NULL)
 		return shelter_err_set(err, SHELTER_E_NOMEM, "log: checkpoint buffer");
 	pthread_mutex_lock(&log->anchor_mu);
 	durable_root(log, &size, root);
-	rc = 0;
-	/* Nothing new to anchor, and the readers' copy is in place. */
-	if (size == log->anchored && size > 0 && faccessat(log->dirfd, "checkpoint", F_OK, 0) == 0)
+	if (size > 0 && size == (anchor ? log->anchored : log->published) &&
+	    faccessat(log->dirfd, "checkpoint", F_OK, 0) == 0)
 		goto out;
 	rc = lg_checkpoint_sign(log->origin, size, root, log->priv, log->pub, note,
 				SHELTER_LOG_NOTE_MAX, &len, err);
-	if (rc == 0)
+	if (rc == 0 && anchor && size != log->anchored)
 		rc = log->anchor.store(log->anchor.ctx, note, len, err);
 	if (rc == 0)
 		rc = pki_write_atomic(log->dir, "checkpoint", 0644, note, len, err);
 	if (rc != 0) {
-		rc = shelter_err_wrap(err, rc, "log: anchor the checkpoint of size %llu",
-				      (unsigned long long)size);
+		rc = shelter_err_wrap(err, rc, "log: %s the checkpoint of size %llu",
+				      anchor ? "anchor" : "publish", (unsigned long long)size);
 		goto out;
 	}
 	pthread_mutex_lock(&log->mu);
-	log->anchored = size;
-	clock_gettime(CLOCK_MONOTONIC, &log->anchored_at);
+	log->published = size;
+	if (anchor) {
+		log->anchored = size;
+		clock_gettime(CLOCK_MONOTONIC, &log->anchored_at);
+	}
 	pthread_mutex_unlock(&log->mu);
 out:
 	pthread_mutex_unlock(&log->anchor_mu);
 	free(note);
 	return rc;
+}
+
+int shelter_log_anchor_now(struct shelter_log *log, struct shelter_err *err)
+{
+	if (log == NULL)
+		return shelter_err_set(err, SHELTER_E_INVAL, "log: NULL argument");
+	return checkpoint_out(log, 1, err);
+}
+
+int shelter_log_publish(struct shelter_log *log, struct shelter_err *err)
+{
+	if (log == NULL)
+		return shelter_err_set(err, SHELTER_E_INVAL, "log: NULL argument");
+	return checkpoint_out(log, 0, err);
 }
 
 int shelter_log_vkey(struct shelter_log *log, char *out, size_t cap, struct shelter_err *err)

@@ -87,8 +87,9 @@ int shelter_log_follower_open(const char *dir, const struct shelter_log_verifier
 	rc = n < 0 ? shelter_err_errno(err, errno, "follow: read '%s/log'", dir)
 		   : lg_header_decode(head, (size_t)n, origin, pub, &start, err);
 	if (rc == 0 && (strcmp(origin, v->name) != 0 || memcmp(pub, v->pub, 32) != 0))
-		rc = shelter_err_set(err, SHELTER_E_POLICY, "follow: '%s/log' is the log of '%s'",
-				     dir, origin);
+		rc = shelter_err_set(err, SHELTER_E_POLICY, "follow: '%s/log' is the log of '%s'%s",
+				     dir, origin,
+				     memcmp(pub, v->pub, 32) != 0 ? " with another key" : "");
 	if (rc == 0)
 		rc = lg_hasher_init(&f->hasher, err);
 	if (rc == 0)

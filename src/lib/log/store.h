@@ -92,7 +92,8 @@ struct shelter_log {
 
 	/* Anchoring (§7.1). */
 	pthread_mutex_t anchor_mu;
-	uint64_t anchored;
+	uint64_t anchored;  /* size of the last checkpoint the anchor holds */
+	uint64_t published; /* size of DIR/checkpoint */
 	struct timespec anchored_at;
 };
 
