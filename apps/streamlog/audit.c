@@ -1,4 +1,4 @@
-/* Linux audit records as events: apps/streamlog/SOURCES-audit.md §3.2.
+/* Linux audit records as events: docs/streamlog.md §3.2.
  *
  * Lines are checked here (§3.2.1) before libauparse sees them, so every line it
  * gets has a header it parses and none can grow its buffer without bound; it groups

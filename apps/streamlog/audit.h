@@ -1,4 +1,4 @@
-/* Linux audit records as events (apps/streamlog/SOURCES-audit.md §3.2): the text of
+/* Linux audit records as events (docs/streamlog.md §3.2): the text of
  * /var/log/audit/audit.log or of an audisp plugin's stdin, in any byte split, is
  * grouped into events by libauparse (auparse_init(AUSOURCE_FEED)) and each event is
  * handed to the caller as one struct sl_event.

@@ -1,4 +1,4 @@
-/* sudo's JSON event log (apps/streamlog/SOURCES-syslog-sudo-tlog.md §3.3): the layout
+/* sudo's JSON event log (docs/streamlog.md §3.3): the layout
  * of the file is sudo 1.9's lib/eventlog/eventlog.c (do_logfile_json, format_json,
  * eventlog_store_json); jansson reads each event. */
 #include <inttypes.h>

@@ -1,4 +1,4 @@
-/* sudo's JSON event log (apps/streamlog/SOURCES-syslog-sudo-tlog.md §3.3): the file
+/* sudo's JSON event log (docs/streamlog.md §3.3): the file
  * sudoers writes with `log_format=json` and `logfile`, read as events.
  *
  * sudo 1.9 keeps that file one JSON object whose members are the events, in order,

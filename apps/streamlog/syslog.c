@@ -1,4 +1,4 @@
-/* Syslog over TLS (apps/streamlog/SOURCES-syslog-sudo-tlog.md §3.1): RFC 6587 §3.4.1
+/* Syslog over TLS (docs/streamlog.md §3.1): RFC 6587 §3.4.1
  * octet counting (the framing RFC 5425 §4.3 requires) and §3.4.2 non-transparent
  * framing (what rsyslog sends by default), RFC 5424 §6 messages read strictly and
  * RFC 3164 §4.1 messages read leniently. Every read goes through one bounded cursor. */

@@ -1,4 +1,4 @@
-/* Syslog over TLS (apps/streamlog/SOURCES-syslog-sudo-tlog.md §3.1): framing of the
+/* Syslog over TLS (docs/streamlog.md §3.1): framing of the
  * byte stream (RFC 5425 §4.3, RFC 6587) and RFC 5424 / RFC 3164 messages as events.
  *
  * Pure functions: no I/O, no globals, no allocation. Strings in the events point into

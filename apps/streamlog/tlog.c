@@ -1,4 +1,4 @@
-/* tlog messages (apps/streamlog/SOURCES-syslog-sudo-tlog.md §3.4): the fields of
+/* tlog messages (docs/streamlog.md §3.4): the fields of
  * tlog's doc/log_format.md and lib/tlog/json_sink.c (format 2.3 adds "time"). */
 #include <jansson.h>
 #include <string.h>

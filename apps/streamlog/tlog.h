@@ -1,4 +1,4 @@
-/* tlog session recordings (apps/streamlog/SOURCES-syslog-sudo-tlog.md §3.4): the JSON
+/* tlog session recordings (docs/streamlog.md §3.4): the JSON
  * messages tlog-rec and tlog-rec-session write (tlog's doc/log_format.md, format 2.x),
  * one per event.
  *

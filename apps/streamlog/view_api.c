@@ -1,4 +1,4 @@
-/* streamlog view: the viewer's answers (apps/streamlog/VIEWER.md §3, §4).
+/* streamlog view: the viewer's answers (docs/api/streamlog-viewer.md §3, §4).
  *
  * Everything it serves comes from a follower of the store (log.h §8.1): entries read
  * and hashed as the writer appended them, and a checkpoint taken only once its

@@ -1,4 +1,4 @@
-/* libFuzzer target: the StreamLog audit adapter (apps/streamlog/SOURCES-audit.md
+/* libFuzzer target: the StreamLog audit adapter (docs/streamlog.md
  * §3.2; STYLE.md rule 17) and, under it, libauparse's feed parser.
  *
  * Input: two bytes choosing a split point (little-endian, modulo the rest's size

@@ -1,4 +1,4 @@
-/* libFuzzer target: StreamLog's sudo input (apps/streamlog/SOURCES-syslog-sudo-tlog.md
+/* libFuzzer target: StreamLog's sudo input (docs/streamlog.md
  * §3.3; STYLE.md rule 17). The input is sudo's JSON log file:
  *
  *   - §3.3.1 splitting: sl_sudo_next over the whole input at once, and again fed in

@@ -1,4 +1,4 @@
-/* libFuzzer target: StreamLog's syslog input (apps/streamlog/SOURCES-syslog-sudo-tlog.md
+/* libFuzzer target: StreamLog's syslog input (docs/streamlog.md
  * §3.1; STYLE.md rule 17). The input is a TLS byte stream:
  *
  *   - §3.1.1 framing: sl_framer_next over the whole input at once, and again fed in

@@ -1,4 +1,4 @@
-/* libFuzzer target: StreamLog's tlog input (apps/streamlog/SOURCES-syslog-sudo-tlog.md
+/* libFuzzer target: StreamLog's tlog input (docs/streamlog.md
  * §3.4; STYLE.md rule 17): sl_tlog_parse of the whole input and of each of its lines
  * (tlog's file writer puts a message per line; split with sl_framer_next as the daemon
  * does), into a scratch of exactly SL_TLOG_SCRATCH(len) bytes; sl_tlog_unparsed of

@@ -1,5 +1,5 @@
 /* Shared by the StreamLog source-parser harnesses (fuzz_streamlog_syslog, _sudo,
- * _tlog): the properties every parser of apps/streamlog/SOURCES-syslog-sudo-tlog.md
+ * _tlog): the properties every parser of docs/streamlog.md
  * keeps, checked with abort() so libFuzzer keeps the input. */
 #ifndef SHELTER_FUZZ_STREAMLOG_CHECK_H
 #define SHELTER_FUZZ_STREAMLOG_CHECK_H

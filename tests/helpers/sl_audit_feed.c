@@ -1,5 +1,5 @@
 /* sl_audit_feed: audit log text on stdin through the StreamLog audit adapter
- * (apps/streamlog/audit.h, SOURCES-audit.md §3.2), one event's canonical JSON
+ * (apps/streamlog/audit.h, docs/streamlog.md §3.2), one event's canonical JSON
  * (docs/streamlog.md §2.2) per line on stdout. For tests/integration/streamlog_audit.sh
  * and for making the golden files of tests/vectors/streamlog/audit/.
  *

@@ -9,6 +9,12 @@
  *     --skip K         leave sequence number K out (a gap StreamLog must record)
  *     --cert F --key F a client certificate
  *     --lf             LF framing (rsyslog's "traditional") instead of octet counting
+ *     --rate N         at most N messages per second per connection (default: as fast
+ *                      as TLS goes)
+ *     --probe STORE VKEY   time to inclusion proof (docs/streamlog.md §5): send the
+ *                      COUNT messages one at a time, each time following STORE (the
+ *                      daemon's) until a checkpoint covers the message and its inclusion
+ *                      proof verifies; prints "probes N p50_ms A p99_ms B max_ms C"
  *   Prints "sent N seconds S per_second R". Exit 0, or 1 with the error on stderr.
  * The server is not authenticated: this is a test tool. */
 #include <netdb.h>
@@ -23,11 +29,13 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "shelter/log.h"
+
 struct opts {
 	char host[256], port[16];
-	long count, seq_start, skip;
+	long count, seq_start, skip, rate;
 	int conns, size, lf;
-	const char *name, *cert, *key;
+	const char *name, *cert, *key, *probe_store, *probe_vkey;
 };
 
 struct job {
@@ -90,6 +98,7 @@ static void *sender(void *arg)
 	const struct opts *o = j->o;
 	char *buf = malloc(1 << 20);
 	size_t used = 0;
+	double t0 = now_s();
 	int fd = dial(o);
 	SSL *ssl = fd >= 0 ? SSL_new(j->ctx) : NULL;
 
@@ -103,6 +112,15 @@ static void *sender(void *arg)
 		if (k == o->skip)
 			continue;
 		used += (size_t)message(o, j->id, k, buf + used, (1 << 20) - used);
+		if (o->rate > 0 && (k - o->seq_start) % 100 == 99) { /* pace: 100 at a time */
+			double due = t0 + (double)(k - o->seq_start + 1) / (double)o->rate;
+
+			if (SSL_write(ssl, buf, (int)used) != (int)used)
+				goto out;
+			used = 0;
+			while (now_s() < due)
+				usleep(1000);
+		}
 		if (used > (1 << 20) - 80000 || k + 1 == o->seq_start + o->count) {
 			if (SSL_write(ssl, buf, (int)used) != (int)used)
 				goto out;
@@ -126,6 +144,108 @@ out:
 	return NULL;
 }
 
+/* Does entry i of the follower hold the marker? */
+static int holds(struct shelter_log_follower *f, uint64_t i, const char *marker)
+{
+	static char buf[SHELTER_LOG_ENTRY_MAX + 1];
+	size_t size;
+
+	if (shelter_log_follower_get(f, i, buf, sizeof(buf) - 1, &size, NULL) != 0)
+		return 0;
+	buf[size] = '\0';
+	return strstr(buf, marker) != NULL;
+}
+
+/* Wait until a checkpoint covers the entry holding marker (at or after *from), then
+ * prove and verify its inclusion. */
+static int covered(struct shelter_log_follower *f, uint64_t *from, const char *marker)
+{
+	uint8_t proof[SHELTER_LOG_PROOF_MAX][SHELTER_LOG_HASH], leaf[SHELTER_LOG_HASH];
+	static char buf[SHELTER_LOG_ENTRY_MAX];
+	struct shelter_log_checkpoint cp;
+	struct shelter_err err;
+	size_t count, size;
+	double t0 = now_s();
+
+	while (now_s() - t0 < 10) {
+		if (shelter_log_follower_update(f, &cp, &err) != 0) {
+			fprintf(stderr, "sl_send: follow: %s\n", err.msg);
+			return -1;
+		}
+		for (uint64_t i = *from; i < cp.size; i++) {
+			if (!holds(f, i, marker))
+				continue;
+			if (shelter_log_follower_get(f, i, buf, sizeof(buf), &size, &err) != 0 ||
+			    shelter_log_tree_prove_inclusion(shelter_log_follower_tree(f), i, cp.size,
+							     proof, &count, &err) != 0 ||
+			    shelter_log_leaf_hash(buf, size, leaf) != 0 ||
+			    shelter_log_verify_inclusion(leaf, i, cp.size,
+							 (const uint8_t (*)[SHELTER_LOG_HASH])proof,
+							 count, cp.root, &err) != 0) {
+				fprintf(stderr, "sl_send: proof: %s\n", err.msg);
+				return -1;
+			}
+			*from = i + 1;
+			return 0;
+		}
+		usleep(200);
+	}
+	fprintf(stderr, "sl_send: '%s' not covered within 10 s\n", marker);
+	return -1;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int probe(struct opts *o, SSL_CTX *ctx)
+{
+	struct shelter_log_verifier v;
+	struct shelter_log_follower *f = NULL;
+	struct shelter_err err;
+	double *lat = calloc((size_t)o->count, sizeof(double));
+	char buf[70100], marker[64], needle[96];
+	uint64_t from = 0;
+	int fd = dial(o), rc = 1;
+	SSL *ssl = fd >= 0 ? SSL_new(ctx) : NULL;
+
+	if (lat == NULL || ssl == NULL || SSL_set_fd(ssl, fd) != 1 || SSL_connect(ssl) != 1 ||
+	    shelter_log_verifier_parse(o->probe_vkey, strlen(o->probe_vkey), &v, &err) != 0 ||
+	    shelter_log_follower_open(o->probe_store, &v, &f, &err) != 0 ||
+	    shelter_log_follower_update(f, NULL, &err) != 0) {
+		fprintf(stderr, "sl_send: probe set-up failed\n");
+		goto out;
+	}
+	from = shelter_log_follower_size(f);
+	for (long k = 0; k < o->count; k++) {
+		double t0 = now_s();
+		int n;
+
+		snprintf(marker, sizeof(marker), "probe-%d-%ld", (int)getpid(), k);
+		snprintf(needle, sizeof(needle), "\"host\":\"%s\"", marker);
+		o->name = marker;
+		n = message(o, 0, k + 1, buf, sizeof(buf));
+		if (SSL_write(ssl, buf, n) != n || covered(f, &from, needle) != 0)
+			goto out;
+		lat[k] = now_s() - t0;
+		usleep(20000);
+	}
+	qsort(lat, (size_t)o->count, sizeof(double), cmp_double);
+	printf("probes %ld p50_ms %.2f p99_ms %.2f max_ms %.2f\n", o->count,
+	       lat[o->count / 2] * 1e3, lat[o->count * 99 / 100] * 1e3, lat[o->count - 1] * 1e3);
+	rc = 0;
+out:
+	shelter_log_follower_close(f);
+	SSL_free(ssl);
+	if (fd >= 0)
+		close(fd);
+	free(lat);
+	return rc;
+}
+
 static int parse(int argc, char **argv, struct opts *o)
 {
 	char *colon;
@@ -147,6 +267,11 @@ static int parse(int argc, char **argv, struct opts *o)
 			o->lf = 1;
 			continue;
 		}
+		if (strcmp(argv[i], "--probe") == 0 && i + 2 < argc) {
+			o->probe_store = argv[++i];
+			o->probe_vkey = argv[++i];
+			continue;
+		}
 		if (v == NULL)
 			return -1;
 		if (strcmp(argv[i], "--conns") == 0)
@@ -157,6 +282,8 @@ static int parse(int argc, char **argv, struct opts *o)
 			o->name = v;
 		else if (strcmp(argv[i], "--seq-start") == 0)
 			o->seq_start = atol(v);
+		else if (strcmp(argv[i], "--rate") == 0)
+			o->rate = atol(v);
 		else if (strcmp(argv[i], "--skip") == 0)
 			o->skip = atol(v);
 		else if (strcmp(argv[i], "--cert") == 0)
@@ -190,6 +317,11 @@ int main(int argc, char **argv)
 			     SSL_CTX_use_PrivateKey_file(ctx, o.key, SSL_FILETYPE_PEM) != 1))) {
 		fprintf(stderr, "sl_send: TLS set-up failed\n");
 		return 1;
+	}
+	if (o.probe_store != NULL) {
+		rc = probe(&o, ctx);
+		SSL_CTX_free(ctx);
+		return rc;
 	}
 	t0 = now_s();
 	for (int i = 0; i < o.conns; i++) {

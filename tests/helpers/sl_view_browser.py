@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Drive the StreamLog viewer in headless Chromium (apps/streamlog/VIEWER.md §5).
+"""Drive the StreamLog viewer in headless Chromium (docs/api/streamlog-viewer.md §5).
 
     sl_view_browser.py --url https://127.0.0.1:PORT --vkey V --other-vkey V2 \\
         --host web-2 --want-indexes 12,11,10 --tamper-index 11 --tamper-cmd 'CMD' \\

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The StreamLog audit source on this machine's kernel (apps/streamlog/SOURCES-audit.md
+# The StreamLog audit source on this machine's kernel (docs/streamlog.md
 # §3.2): a temporary execve rule, two marker commands (one as root, one as nobody
 # under login uid 4242), the new part of the audit log through the adapter
 # (tests/helpers/sl_audit_feed), and the markers' events checked: uid, auid, exe,

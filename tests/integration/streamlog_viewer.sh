@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The StreamLog viewer end to end (apps/streamlog/VIEWER.md): the daemon ingests
+# The StreamLog viewer end to end (docs/api/streamlog-viewer.md): the daemon ingests
 # syslog over TLS from two hosts; `streamlog view`, a process of its own holding the
 # public key only, serves the live store over HTTPS. Its JSON API is checked with
 # curl against the offline commands (query, verify --checkpoint, verify --bundle),

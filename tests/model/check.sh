@@ -7,12 +7,15 @@
 #   tests/model/check.sh          small bounds, for `make check` (about 70 s)
 #   tests/model/check.sh --long   larger bounds as well (about 20-25 minutes)
 #
-# Default: two exhaustive runs (every state stored: no bitstate, no hash compaction),
-# each within -DMEMLIM=2048 (MiB): heights 0..2 with one writer crash, and heights
-# 0..1 with two writer crashes. --long adds four bitstate runs (-DBITSTATE, 1 GiB of
-# bits, -k3: not exhaustive; spin prints the hash factor): the two above with an
-# endorser crash, heights 0..3, and heights 0..2 with 5 writes, two writer crashes
-# and an endorser crash. Bounds are the model's -D macros (freshness.pml's header).
+# Default: three exhaustive runs (every state stored: no bitstate, no hash compaction),
+# each within -DMEMLIM=2048 (MiB): heights 0..2 with one writer crash, heights 0..1
+# with two writer crashes, and the latter again with an honest store (-DHONEST_STORE,
+# which adds the assertion one_digest). --long adds an exhaustive run with an honest
+# store, heights 0..2 and two writer crashes, and four bitstate runs (-DBITSTATE,
+# 1 GiB of bits, -k3: not exhaustive; spin prints the hash factor): the first two
+# default runs with an endorser crash, heights 0..3, and heights 0..2 with 5 writes,
+# two writer crashes and an endorser crash. Bounds are the model's -D macros
+# (freshness.pml's header).
 #
 # Output: one PASS/FAIL line per run; on an error, the counterexample (the model's MSC
 # lines, then the last 60 lines of `spin -t -p`). Needs spin (scripts/install-deps.sh)
@@ -98,13 +101,14 @@ verify() {
 	fi
 }
 
-# mutant NAME MACRO: the weakened model must give an assertion violation
+# mutant NAME MACRO [DEFS]: the weakened model must give an assertion violation
 mutant() {
-	local name=$1 macro=$2 dir defs v
+	local name=$1 macro=$2 extra=${3:-} dir defs v
 	n=$((n + 1))
 	dir=$work/run$n
-	defs="-DMAXH=1 -DMAXD=3 -DMAXWC=2 -DMAXEC=0 -DNOSYM -D$macro"
-	if ! build "$dir" "$defs" "-DMEMLIM=2048"; then
+	defs="-DMAXH=1 -DMAXD=3 -DMAXWC=2 -DMAXEC=0 -DNOSYM -D$macro${extra:+ $extra}"
+	# -O1 (the last -O wins): these searches stop early, so compile time dominates
+	if ! build "$dir" "$defs" "-O1 -DMEMLIM=2048"; then
 		echo "FAIL model/mutant-$name: build failed"
 		sed 's/^/  | /' "$dir/build.log" | tail -n 20
 		failed=1
@@ -123,7 +127,9 @@ mutant() {
 exh="-DMEMLIM=2048"
 verify freshness "-DMAXH=2 -DMAXD=4 -DMAXWC=1 -DMAXEC=0" "$exh" "-m10000 -w24" exhaustive
 verify freshness "-DMAXH=1 -DMAXD=3 -DMAXWC=2 -DMAXEC=0" "$exh" "-m10000 -w24" exhaustive
+verify freshness "-DMAXH=1 -DMAXD=3 -DMAXWC=2 -DMAXEC=0 -DHONEST_STORE" "$exh" "-m10000 -w24" exhaustive
 if [ "$long" = 1 ]; then
+	verify freshness "-DMAXH=2 -DMAXD=4 -DMAXWC=2 -DMAXEC=0 -DHONEST_STORE" "$exh" "-m10000 -w24" exhaustive
 	bit="-DBITSTATE -DMEMLIM=2048"
 	verify freshness "-DMAXH=2 -DMAXD=4 -DMAXWC=1 -DMAXEC=1" "$bit" "-m10000 -w33 -k3" bitstate
 	verify freshness "-DMAXH=1 -DMAXD=3 -DMAXWC=2 -DMAXEC=1" "$bit" "-m10000 -w33 -k3" bitstate
@@ -136,5 +142,6 @@ mutant take-max BUG_TAKE_MAX
 mutant ack-early BUG_ACK_EARLY
 mutant locked-read BUG_LOCKED_READ
 mutant stale-read BUG_STALE_READ
+mutant discard-pending BUG_DISCARD_PENDING -DHONEST_STORE
 
 exit "$failed"

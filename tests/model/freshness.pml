@@ -17,8 +17,11 @@
  *     releases. It may crash in any state but during a read, losing everything but
  *     the store, and then recovers (§6.3): read latest (§6.2) with a fresh nonce;
  *     fail-stop if the block at the latest height is missing or does not chain;
- *     finish an uncertified latest (f+1 receipts); write on from it (its older
- *     pending block is discarded: the next write uses a fresh digest).
+ *     finish an uncertified latest (f+1 receipts); then, if the store serves a
+ *     pending block at the next height whose parent is the latest tail, finish
+ *     that too (f+1 receipts for it, the same digest); then write on from there
+ *     with fresh digests. A pending block the store does not serve (or one that
+ *     does not chain) is discarded.
  *   - The adversary (coordinators, network, hosts, store), free at every step to:
  *     deliver any request §4.2 allows to any endorser, in any order, as often as it
  *     likes or never (drop, delay, reorder, duplicate, replay); equivocate (any
@@ -64,7 +67,13 @@
  *   - A read by a live client is the same as the recovery read: crash + recovery
  *     covers it. A completed recovery releases the recovered state (the writer
  *     continues from it), so the ghost acknowledgement moves there too.
- *   - Fail-stop ends the run (nothing more can go wrong for that client).
+ *   - Fail-stop ends the run (nothing more can go wrong for that client); so the
+ *     block at the latest height is always served (a missing one only fail-stops).
+ *   - -DHONEST_STORE: the store serves the blocks it holds, the pending block at
+ *     the next height included (no rollback or loss of blocks); the adversary keeps
+ *     every other power, rollback of `current` included. An honest store holds one
+ *     block per height (§5: compare-and-swap on absence); the assertion one_digest
+ *     checks that the writer never needs a second.
  *   - An endorser crash adds no behaviour: a dead endorser acts as one the
  *     adversary never talks to again. The default run (MAXEC = 0) relies on this;
  *     --long includes crashes.
@@ -88,20 +97,28 @@
  *                   height certified (in any view) when the read began, on that
  *                   tail (ghost snapH);
  *   and the spec's own claims: U <= C+1 (§6.2, §7.2); a CERTIFIED flag is backed by
- *   a certificate; one APPEND/INIT receipt per endorser, view and height (§4.3).
+ *   a certificate; one APPEND/INIT receipt per endorser, view and height (§4.3);
+ *   one_digest      (-DHONEST_STORE only) whenever the writer draws a digest for
+ *                   height h: it never drew one for h before (§6.3 step 4; drawing
+ *                   and storing are one step, so every digest drawn may have reached
+ *                   an endorser). Tails being injective, no two tails then exist
+ *                   at one height, so entries at U never disagree: no read or
+ *                   reconfiguration ends in CONFLICT (also asserted).
  *
  * BOUNDS (-D): MAXH highest height (heights 0..MAXH, MAXH <= 4), MAXD digests the
  * writer makes in all (MAXD <= 7), MAXWC writer crashes, MAXEC endorser crashes;
  * one reconfiguration. check.sh (default, `make check`; exhaustive: every state
  * stored, no bitstate):
- *   MAXH=2 MAXD=4 MAXWC=1 MAXEC=0   and   MAXH=1 MAXD=3 MAXWC=2 MAXEC=0;
- * check.sh --long adds (bitstate, 1 GiB):
+ *   MAXH=2 MAXD=4 MAXWC=1 MAXEC=0,  MAXH=1 MAXD=3 MAXWC=2 MAXEC=0,
+ *   and the latter with HONEST_STORE;
+ * check.sh --long adds MAXH=2 MAXD=4 MAXWC=2 MAXEC=0 with HONEST_STORE (exhaustive)
+ * and (bitstate, 1 GiB):
  *   MAXH=2 MAXD=4 MAXWC=1 MAXEC=1,  MAXH=1 MAXD=3 MAXWC=2 MAXEC=1,
  *   MAXH=3 MAXD=5 MAXWC=1 MAXEC=0,  MAXH=2 MAXD=5 MAXWC=2 MAXEC=1.
  * Each run also checks the smaller bounds: every run within them is a run here.
  *
  * MUTANTS (each must give an assertion violation; check.sh runs them with
- * MAXH=1 MAXD=3 MAXWC=2 MAXEC=0):
+ * MAXH=1 MAXD=3 MAXWC=2 MAXEC=0, the last with HONEST_STORE):
  *   BUG_NO_CERT_RULE  append without the certified-predecessor rule (§4.3)
  *   BUG_TAKE_MAX      §7.2 takes an entry at U when entries disagree, no CONFLICT
  *   BUG_ACK_EARLY     the writer releases after 1 receipt instead of f+1 (§6.1)
@@ -110,6 +127,10 @@
  *                     makes the client read a state older than its release
  *   BUG_STALE_READ    a read also counts answers given to an earlier read (no
  *                     fresh nonce)
+ *   BUG_DISCARD_PENDING  recovery discards the pending block at the next height
+ *                     and draws a fresh digest (§6.3 step 4 before the fix): a
+ *                     second tail at that height, which can wedge the handle in
+ *                     CONFLICT
  */
 
 #ifndef MAXH
@@ -188,6 +209,9 @@ short cvm;
 #define W_READ   2      /* recovery: read latest (§6.3 step 1) */
 #define W_FINISH 3      /* recovery: finishing an uncertified latest (§6.3 step 3) */
 #define W_STOP   4      /* fail-stop */
+#define W_PEND   5      /* recovery: the store may serve a pending block on the recovered
+                         * state (§6.3 step 4); which one, if any, is the adversary's */
+#define W_FINPEND 6     /* recovery: finishing that pending block (§6.3 step 4) */
 byte wst;
 byte ph;                /* the state it waits for: height, tail */
 TAIL pt;
@@ -226,7 +250,7 @@ hidden byte k, n, xh;
 hidden short C, U, hv;
 hidden byte dok, xc, cf;
 hidden TAIL xt;
-hidden byte p1_no_lost_ack, p2_one_tail, p3_not_stale;   /* named, so that a violation names them */
+hidden byte p1_no_lost_ack, p2_one_tail, p3_not_stale, one_digest;   /* named, so that a violation names them */
 
 #define SIGN(e,v,h,t) fe = e; fv = v; fh = h; ft = t
 #define NOHAND        ft = 0; iq = 0   /* every operation sets the hand-off afresh: a
@@ -375,6 +399,9 @@ inline op_answer(e) {
 			:: hv == rU && !rX && rTU != et[e] -> rX = 1; rTU = 0
 			:: else
 			fi;
+#ifdef HONEST_STORE
+			assert(!rX);    /* one tail per height: entries never disagree (§6.3 step 4) */
+#endif
 			if
 			:: EC(e) && hv > rC -> rC = hv
 			:: !EC(e) && hv - 1 > rC -> rC = hv - 1
@@ -443,6 +470,9 @@ inline derive() {
 		:: else -> break
 		od;
 		xh = U + 1;
+#ifdef HONEST_STORE
+		assert(!cf);    /* one tail per height: locked states never disagree */
+#endif
 		if
 		:: !cf -> dok = (iw == 0)              /* all entries at U agree: uncertified */
 		:: cf && iw ->                         /* disagree: the one a certificate names */
@@ -539,8 +569,40 @@ inline startread(v) {
 
 #define POP(m) (B(m,0) + B(m,1) + B(m,2) + B(m,3))
 
+/* §6.3 step 4 on the recovered state (ackH, ackT), certified: a pending block at the
+ * next height whose parent is ackT is finished, not discarded (n: such a block) */
+inline pend() {
+	n = 0; k = 1;
+	do
+	:: k <= nd -> if :: dh[k] == ackH + 1 && dp[k] == ackT -> n = k :: else fi; k++
+	:: else -> break
+	od;
+	if
+#ifndef BUG_DISCARD_PENDING
+#ifdef HONEST_STORE
+	:: n != 0 ->                    /* the store serves the one block it holds there */
+		ph = ackH; pt = EXT(ackT, ackH, n); wst = W_FINPEND;
+		printf("MSC: writer finishes pending block d%d at %d, tail %d\n", n, ph, pt)
+#else
+	:: n != 0 -> wst = W_PEND
+#endif
+#endif
+	:: else -> wst = W_IDLE         /* none: write on (BUG_DISCARD_PENDING: always) */
+	fi;
+	n = 0; k = 0
+}
+
+/* the store serves pending block dg at the height after the recovered state */
+inline pendserve(dg) {
+	d_step {
+		wst == W_PEND && dg <= MAXD && dh[dg] == ackH + 1 && dp[dg] == ackT ->
+		ph = ackH; pt = EXT(ackT, ackH, dg); wst = W_FINPEND;
+		printf("MSC: writer finishes pending block d%d at %d, tail %d\n", dg, ph, pt)
+	}
+}
+
 /* §6.2 over the answers, the coordinator presenting a certificate at height p (p = NH:
- * none), then §6.3 steps 2-3 */
+ * none), then §6.3 steps 2-4 */
 inline conclude(p) {
 	d_step {
 		wst == W_READ && POP(rm) >= Q && (p == NH || p <= MAXH && CERTL(p % NH)) ->
@@ -568,10 +630,10 @@ inline conclude(p) {
 			assert(p3_not_stale);
 			p1_no_lost_ack = 0; p3_not_stale = 0;
 			if
-			:: xh == 0 -> wst = W_IDLE                                /* nothing yet: create */
+			:: xh == 0 -> pend()            /* absent: finish a pending create (step 4), or create */
 			:: xh > 0 && dh[SLOT(xt, xh - 1)] == xh && dp[SLOT(xt, xh - 1)] == PFX(xt, xh - 2) ->
 				if                                              /* §6.3 step 2: it chains */
-				:: xc -> ackH = xh; ackT = xt; wst = W_IDLE
+				:: xc -> ackH = xh; ackT = xt; pend()              /* step 4 */
 				:: else -> ph = xh - 1; pt = xt; wst = W_FINISH    /* step 3 */
 				fi
 			:: else -> wst = W_STOP; printf("MSC: writer fail-stops\n")
@@ -589,29 +651,48 @@ inline conclude(p) {
 init {
 	eph[0] = ACTIVE; eph[1] = ACTIVE; eph[2] = ACTIVE;   /* genesis: view 0, handle absent */
 end:	do
-	/* §6.1 step 1: a fresh digest on its last released state, its block stored */
+	/* §6.1 step 1: a fresh digest on its last released state, its block stored (one
+	 * step: no digest is drawn that is not stored, and any stored block may reach an
+	 * endorser) */
 	:: d_step {
 		wst == W_IDLE && ackH <= MAXH && nd < MAXD ->
+#ifdef HONEST_STORE
+		/* with an honest store the writer never draws a second digest at a height
+		 * (§6.3 step 4) */
+		one_digest = 1; k = 1;
+		do
+		:: k <= nd -> if :: dh[k] == ackH + 1 -> one_digest = 0 :: else fi; k++
+		:: else -> break
+		od;
+		assert(one_digest);
+		one_digest = 0; k = 0;
+#endif
 		nd++; dh[nd] = ackH + 1; dp[nd] = ackT;
 		ph = ackH; pt = EXT(ackT, ackH, nd); wst = W_APPEND;
 		printf("MSC: writer stores block d%d at %d, tail %d\n", nd, ph, pt)
 	}
-	/* §6.1 step 3, or §6.3 step 3 done: release */
+	/* §6.1 step 3, or §6.3 step 3 or 4 done: release (after step 3, step 4) */
 	:: d_step {
-		(wst == W_APPEND || wst == W_FINISH) && ACKOK(ph, pt) ->
+		(wst == W_APPEND || wst == W_FINISH || wst == W_FINPEND) && ACKOK(ph, pt) ->
 		ackH = ph + 1; ackT = pt;
 		printf("MSC: writer releases (%d, %d)\n", ph, pt);
-		ph = 0; pt = 0; wst = W_IDLE
+		ph = 0; pt = 0;
+		if :: wst == W_FINISH -> pend() :: else -> wst = W_IDLE fi
 	}
+	/* §6.3 step 4: the store serves no pending block (or one that does not chain:
+	 * discarded) and the writer writes on, or it serves one that chains */
+	:: d_step { wst == W_PEND -> wst = W_IDLE; printf("MSC: the store serves no pending block\n") }
+	:: pendserve(1) :: pendserve(2) :: pendserve(3) :: pendserve(4)
+	:: pendserve(5) :: pendserve(6) :: pendserve(7)
 	/* the writer crashes and begins recovery (§6.3) in the view the store shows */
 	:: d_step {
-		wcr < MAXWC && (wst == W_IDLE || wst == W_APPEND || wst == W_FINISH) ->
+		wcr < MAXWC && (wst == W_IDLE || wst == W_APPEND || wst == W_FINISH || wst == W_FINPEND) ->
 		wcr++; ph = 0; pt = 0;
 		printf("MSC: writer crashes\n");
 		startread(0)
 	}
 	:: d_step {
-		wcr < MAXWC && (wst == W_IDLE || wst == W_APPEND || wst == W_FINISH) && led1 ->
+		wcr < MAXWC && (wst == W_IDLE || wst == W_APPEND || wst == W_FINISH || wst == W_FINPEND) && led1 ->
 		wcr++; ph = 0; pt = 0;
 		printf("MSC: writer crashes\n");
 		startread(1)

@@ -1,4 +1,4 @@
-/* The StreamLog audit adapter: apps/streamlog/SOURCES-audit.md §3.2. Refusals and
+/* The StreamLog audit adapter: docs/streamlog.md §3.2. Refusals and
  * skipped input first (§3.2.1, §3.2.5), then the golden files of
  * tests/vectors/streamlog/audit/ (hand-written records, and records captured from
  * this kernel by a private auditd: README.md there), every split of a stream, the

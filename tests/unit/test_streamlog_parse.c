@@ -1,4 +1,4 @@
-/* StreamLog's source parsers (apps/streamlog/SOURCES-syslog-sudo-tlog.md §3.1, §3.3,
+/* StreamLog's source parsers (docs/streamlog.md §3.1, §3.3,
  * §3.4): syslog framing (RFC 6587) and messages (RFC 5424, RFC 3164), sudo's JSON
  * event log, tlog messages. Negative cases first with their exact codes and the byte
  * offsets the messages name; then real-looking records with their canonical JSON

@@ -1,4 +1,4 @@
-/* The StreamLog viewer's answers (apps/streamlog/view_api.c, VIEWER.md §2 to §4),
+/* The StreamLog viewer's answers (apps/streamlog/view_api.c, docs/api/streamlog-viewer.md §2 to §4),
  * without the network: a store written with the log's writer, a viewer following
  * it. Refusals first (405, 404, 400 with the reason, a store of another key), then
  * the answers' shapes checked with the log's own verifiers: the checkpoint note,
@@ -413,7 +413,7 @@ static void page_and_headers(void)
 	sl_view_reply_free(&r);
 }
 
-/* Last: it changes the store. VIEWER.md §4: a 409, and the alarm stays. */
+/* Last: it changes the store. docs/api/streamlog-viewer.md §4: a 409, and the alarm stays. */
 static void changed_entry_is_a_tamper_alarm(void)
 {
 	char path[4096], *log;

@@ -1,4 +1,4 @@
-/* StreamLog viewer (apps/streamlog/VIEWER.md §5).
+/* StreamLog viewer (docs/api/streamlog-viewer.md §5).
  *
  * Search events, open one with its inclusion proof and the checkpoint it verifies
  * against, compare two checkpoints. Every check is made here, in the browser, with
