@@ -207,6 +207,7 @@ bench: deps
 	bench/cas/run.sh
 	bench/shield/run.sh
 	bench/freshness/run.sh
+	bench/streamlog/run.sh
 
 clean:
 	rm -rf build

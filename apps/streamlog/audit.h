@@ -85,7 +85,7 @@ void sl_audit_stats(const struct sl_audit *a, struct sl_audit_stats *out);
 
 /* 1 when a holds input that is in no emitted event yet (records of incomplete events,
  * part of a line), else 0. A reader that keeps its position in the input (a file's
- * offset, SOURCES-files.md §3.5.5) takes a position as done only when this is 0. */
+ * offset, docs/streamlog.md §3.5.5) takes a position as done only when this is 0. */
 int sl_audit_holding(struct sl_audit *a);
 
 #endif

@@ -3,9 +3,12 @@
  *   streamlog serve   --store DIR --signing-key KEY --listen HOST:PORT --cert PEM
  *                     --key PEM [--origin NAME] [--client-ca PEM] [--anchor-file F]
  *                     [--anchor-ms N] [--publish-ms N] [--silence-ms N] [--max-conns N]
+ *                     [--follow KIND:PATH]... audit|sudo|tlog|sudo-io files (§3.5)
  *                     [--freshness HOST:PORT --freshness-genesis HEX
  *                      --freshness-provider DIR [--freshness-accept-sim]
  *                      [--freshness-measurement HEX]]     anchor in the freshness service
+ *   streamlog audisp  --to HOST:PORT [--ca PEM] [--cert PEM --key PEM]
+ *                     auditd plugin: audit records on stdin to the daemon (docs/streamlog.md §3.5)
  *   streamlog keygen  --signing-key KEY [--origin NAME]     new key; prints its vkey
  *   streamlog vkey    --signing-key KEY [--origin NAME]     prints the verifier key
  *   streamlog verify  (--store DIR | --bundle FILE) (--vkey V | --vkey-file F)
@@ -23,8 +26,10 @@
 #include <string.h>
 
 #include "shelter/crypto.h"
+#include "streamlog/audisp.h"
 #include "streamlog/cli.h"
 #include "streamlog/common.h"
+#include "streamlog/follow_src.h"
 #include "streamlog/serve.h"
 #include "streamlog/view.h"
 
@@ -34,6 +39,7 @@ struct args {
 	struct sl_serve_config serve;
 	struct sl_filter filter;
 	const char *bundle, *out;
+	const char *to, *ca; /* audisp */
 };
 
 enum {
@@ -42,7 +48,7 @@ enum {
 	OPT_MAX_CONNS, OPT_VKEY, OPT_VKEY_FILE, OPT_CHECKPOINT, OPT_BUNDLE, OPT_WHO, OPT_WHAT,
 	OPT_HOST, OPT_SOURCE, OPT_SINCE, OPT_UNTIL, OPT_LIMIT, OPT_JSON, OPT_OUT,
 	OPT_FRESHNESS, OPT_FRESH_GENESIS, OPT_FRESH_PROVIDER, OPT_FRESH_ACCEPT_SIM,
-	OPT_FRESH_MEASUREMENT,
+	OPT_FRESH_MEASUREMENT, OPT_FOLLOW, OPT_TO, OPT_CA,
 };
 
 static const struct option OPTIONS[] = {
@@ -76,13 +82,16 @@ static const struct option OPTIONS[] = {
 	{ "freshness-provider", required_argument, NULL, OPT_FRESH_PROVIDER },
 	{ "freshness-accept-sim", no_argument, NULL, OPT_FRESH_ACCEPT_SIM },
 	{ "freshness-measurement", required_argument, NULL, OPT_FRESH_MEASUREMENT },
+	{ "follow", required_argument, NULL, OPT_FOLLOW },
+	{ "to", required_argument, NULL, OPT_TO },
+	{ "ca", required_argument, NULL, OPT_CA },
 	{ NULL, 0, NULL, 0 },
 };
 
 static int usage(const char *why)
 {
-	fprintf(stderr, "streamlog: %s\nusage: streamlog serve|keygen|vkey|verify|query|export|"
-			"view [options] (docs/streamlog.md §6, §7)\n", why);
+	fprintf(stderr, "streamlog: %s\nusage: streamlog serve|audisp|keygen|vkey|verify|query|"
+			"export|view [options] (docs/streamlog.md §6, §7)\n", why);
 	return SL_EXIT_USAGE;
 }
 
@@ -134,6 +143,13 @@ static int option(struct args *a, int c, const char *v)
 	case OPT_FRESH_PROVIDER: a->serve.fresh.provider = v; return 0;
 	case OPT_FRESH_ACCEPT_SIM: a->serve.fresh.accept_sim = 1; return 0;
 	case OPT_FRESH_MEASUREMENT: a->serve.fresh.measurement = v; return 0;
+	case OPT_FOLLOW:
+		if (a->serve.follow_count >= SL_FOLLOW_MAX || sl_follow_spec_check(v) != NULL)
+			return -1;
+		a->serve.follow[a->serve.follow_count++] = v;
+		return 0;
+	case OPT_TO: a->to = v; return 0;
+	case OPT_CA: a->ca = v; return 0;
 	default: return -1;
 	}
 }
@@ -173,7 +189,21 @@ static int serve_command(struct args *a)
 	return sl_serve(c);
 }
 
-/* The viewer holds the log's public key only: no --signing-key (VIEWER.md §1). */
+/* The auditd plugin (docs/streamlog.md §3.5.7): --cert and --key are its client's. */
+static int audisp_command(const struct args *a)
+{
+	struct sl_audisp_config c = {
+		.to = a->to, .ca = a->ca, .cert = a->serve.cert, .key = a->serve.tls_key,
+	};
+
+	if (c.to == NULL)
+		return usage("audisp needs --to HOST:PORT");
+	if ((c.cert == NULL) != (c.key == NULL))
+		return usage("audisp: give --cert and --key together");
+	return sl_audisp(&c);
+}
+
+/* The viewer holds the log's public key only: no --signing-key (viewer spec §1). */
 static int view_command(const struct args *a)
 {
 	struct sl_view_config c = {
@@ -213,6 +243,8 @@ int main(int argc, char **argv)
 		return usage("unexpected argument");
 	if (strcmp(cmd, "serve") == 0)
 		return serve_command(&a);
+	if (strcmp(cmd, "audisp") == 0)
+		return audisp_command(&a);
 	if (strcmp(cmd, "view") == 0)
 		return view_command(&a);
 	if (strcmp(cmd, "keygen") == 0 || strcmp(cmd, "vkey") == 0)

@@ -1,4 +1,4 @@
-/* Records of other sources inside syslog messages (apps/streamlog/SOURCES-files.md
+/* Records of other sources inside syslog messages (docs/streamlog.md
  * §3.5.3; route.h). */
 #include <string.h>
 
@@ -24,7 +24,7 @@ enum sl_source sl_syslog_route(const struct sl_event *e)
 	size_t i = 0;
 
 	/* what.action is "<facility>.<severity> <APP-NAME or TAG>[PROCID][ MSGID]"
-	 * (SOURCES-syslog-sudo-tlog.md §3.1.4) */
+	 * (docs/streamlog.md §3.1.4) */
 	while (a.p != NULL && i < a.len && a.p[i] != ' ')
 		i++;
 	if (a.p != NULL && i < a.len) {
@@ -35,7 +35,7 @@ enum sl_source sl_syslog_route(const struct sl_event *e)
 	if (e->source != SL_SRC_SYSLOG || app.p == NULL)
 		return SL_SRC_SYSLOG;
 	/* `streamlog audisp`, and auditd's own audisp-syslog plugin relayed by a syslog
-	 * daemon: the MSG is one audit record (SOURCES-audit.md §3.2.1) */
+	 * daemon: the MSG is one audit record (docs/streamlog.md §3.2.1) */
 	if ((str_is(app, "audit") || str_is(app, "audisp-syslog")) &&
 	    (starts(e->message, "type=") || starts(e->message, "node=")))
 		return SL_SRC_AUDIT;

@@ -1,4 +1,4 @@
-/* Records of other sources carried by syslog (apps/streamlog/SOURCES-files.md §3.5.3):
+/* Records of other sources carried by syslog (docs/streamlog.md §3.5.3):
  * audit records that `streamlog audisp` or audisp-syslog send, tlog's syslog writer,
  * sudo's JSON events. Which parser a message belongs to is decided in one place,
  * sl_syslog_route. Pure functions: no I/O, no allocation but the parsers' own. */

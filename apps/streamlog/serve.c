@@ -3,7 +3,9 @@
  * One thread per TLS connection reads syslog frames, turns each into an event and
  * appends it; after each read batch it syncs, so the log's group commit (log.md §6.1)
  * gathers the batches of every connection into one fdatasync. A ticker thread makes
- * silence visible (§4) and anchors a checkpoint every interval (log.md §7). */
+ * silence visible (§4) and anchors a checkpoint every interval (log.md §7). The
+ * follower thread (follow_src.c) reads --follow files and every audit record, those
+ * that connections receive over syslog included (docs/streamlog.md §3.5). */
 #include <errno.h>
 #include <limits.h>
 #include <netdb.h>
@@ -21,11 +23,15 @@
 
 #include "shelter/crypto.h"
 #include "streamlog/common.h"
+#include "streamlog/follow_src.h"
+#include "streamlog/route.h"
 #include "streamlog/serve.h"
+#include "streamlog/serve_int.h"
 #include "streamlog/syslog.h"
 
 #define CONN_BUF (256u << 10)
-#define SCRATCH_SIZE (128u << 10)
+#define SCRATCH_SIZE (256u << 10) /* a syslog message's and its MSG's (route.h) */
+#define EPHEMERAL_NS (3600LL * 1000000000) /* a tlog recording's source is forgotten */
 #define SOURCES_BUCKETS 1024
 
 struct source {
@@ -33,6 +39,7 @@ struct source {
 	int64_t last_seen; /* monotonic ns */
 	int64_t last_seq;
 	int silent;
+	int ephemeral; /* a tlog recording or a file: never silent, forgotten when idle */
 	struct source *next;
 };
 
@@ -46,6 +53,7 @@ struct conn {
 	char id[256];
 	int done;
 	uint64_t messages;
+	uint64_t serial; /* names the connection's audit adapters (follow_src.h) */
 	struct conn *next;
 };
 
@@ -62,6 +70,8 @@ struct server {
 	struct sl_anchor *anchor; /* the freshness anchor; NULL: the local file */
 	char anchor_what[512];    /* where checkpoints are anchored, for log lines */
 	unsigned anchor_failures; /* failed anchors in a row (the ticker's) */
+	struct sl_follow *follow; /* --follow files and every audit adapter */
+	uint64_t conns_accepted;
 };
 
 /* ---- appending events ---- */
@@ -159,30 +169,38 @@ static int track(struct server *srv, const struct sl_event *e, char *key, size_t
 {
 	struct source *s;
 	int what = 0;
+	/* docs/streamlog.md §3.2.6: audit serials are no loss signal */
+	int64_t seq = e->source == SL_SRC_AUDIT ? SL_NONE : e->source_seq;
+	/* tlog numbers the messages of each recording (docs/streamlog.md §3.4);
+	 * files are not expected to be written to all the time (docs/streamlog.md §3.5.6) */
+	int tlog = e->source == SL_SRC_TLOG,
+	    ephemeral = tlog || (e->source_id.len >= 5 && memcmp(e->source_id.p, "file:", 5) == 0);
 
-	snprintf(key, key_size, "%.*s|%.*s", (int)e->source_id.len,
+	snprintf(key, key_size, "%.*s|%.*s%s%.*s", (int)e->source_id.len,
 		 e->source_id.p ? e->source_id.p : "", (int)e->host.len,
-		 e->host.p ? e->host.p : "");
+		 e->host.p ? e->host.p : "", tlog ? "|" : "", tlog ? (int)e->session.len : 0,
+		 tlog && e->session.p ? e->session.p : "");
 	pthread_mutex_lock(&srv->mu);
 	s = source_get(srv, key);
 	if (s != NULL) {
+		s->ephemeral = ephemeral;
 		if (s->silent) {
 			s->silent = 0;
 			what = 3;
 		}
-		if (e->source_seq != SL_NONE && s->last_seq != SL_NONE) {
-			if (e->source_seq > s->last_seq + 1) {
+		if (seq != SL_NONE && s->last_seq != SL_NONE) {
+			if (seq > s->last_seq + 1) {
 				*from = s->last_seq + 1;
-				*to = e->source_seq - 1;
+				*to = seq - 1;
 				what = 1;
-			} else if (e->source_seq <= s->last_seq) {
+			} else if (seq <= s->last_seq) {
 				*from = s->last_seq;
-				*to = e->source_seq;
+				*to = seq;
 				what = 2;
 			}
 		}
-		if (e->source_seq != SL_NONE)
-			s->last_seq = e->source_seq;
+		if (seq != SL_NONE)
+			s->last_seq = seq;
 		s->last_seen = sl_mono_ns();
 	}
 	pthread_mutex_unlock(&srv->mu);
@@ -222,14 +240,30 @@ struct conn_io {
 	struct sl_framer framer;
 	uint64_t last;
 	int appended;
+	uint64_t audit_ticket; /* audit lines queued to the follower (docs/streamlog.md §3.5.3) */
 };
+
+/* An audit record in a syslog message goes to the follower thread, which owns every
+ * audit adapter; the batch's sync waits for it (read_batch). */
+static int route_audit(struct conn *c, struct conn_io *io, const struct sl_event *e)
+{
+	struct sl_str host = e->host.p != NULL ? e->host : sl_str_c(c->addr);
+
+	if (sl_follow_audit_line(c->srv->follow, c->serial, c->id, host, e->message,
+				 &io->audit_ticket) != 0)
+		return -1;
+	c->messages++;
+	return 0;
+}
 
 static int handle_message(struct conn *c, struct conn_io *io, struct sl_str msg)
 {
 	struct shelter_err err;
-	struct sl_event e;
+	struct sl_event e, inner;
+	struct sl_scratch rest;
 	char key[512];
 	int64_t from = 0, to = 0;
+	enum sl_source kind;
 	int what;
 
 	io->scratch.used = 0;
@@ -240,6 +274,18 @@ static int handle_message(struct conn *c, struct conn_io *io, struct sl_str msg)
 	what = track(c->srv, &e, key, sizeof(key), &from, &to);
 	if (what != 0)
 		report_track(c->srv, what, key, from, to);
+	kind = sl_syslog_route(&e);
+	if (kind == SL_SRC_AUDIT)
+		return route_audit(c, io, &e);
+	if (kind == SL_SRC_TLOG || kind == SL_SRC_SUDO) {
+		rest = (struct sl_scratch){ io->scratch.p + io->scratch.used, 0,
+					    io->scratch.cap - io->scratch.used };
+		sl_route_inner(kind, &e, msg, &rest, &inner);
+		e = inner;
+		if (kind == SL_SRC_TLOG && (what = track(c->srv, &e, key, sizeof(key), &from,
+							   &to)) != 0)
+			report_track(c->srv, what, key, from, to);
+	}
 	if (record(c->srv, &e, io->json, &io->last) != 0)
 		return -1;
 	io->appended = 1;
@@ -289,6 +335,9 @@ static int read_batch(struct conn *c, struct conn_io *io, size_t *len)
 			return -1;
 	} while (*len < CONN_BUF && (SSL_pending(c->ssl) > 0 ||
 				     poll(&(struct pollfd){ c->fd, POLLIN, 0 }, 1, 0) > 0));
+	if (io->audit_ticket != 0 && sl_follow_wait(c->srv->follow, io->audit_ticket) != 0)
+		return -1;
+	io->audit_ticket = 0;
 	if (io->appended && sync_to(c->srv, io->last) != 0)
 		return -1;
 	return 0;
@@ -335,6 +384,10 @@ static void *conn_main(void *arg)
 	record_own(c->srv, "source connected", "ok", c->id, c->peer, 0);
 	while (!sl_stop && (rc = read_batch(c, &io, &len)) == 0)
 		;
+	/* the connection's audit adapters: their incomplete events are recorded first */
+	if (sl_follow_audit_close(c->srv->follow, c->serial, &io.audit_ticket) == 0 &&
+	    sl_follow_wait(c->srv->follow, io.audit_ticket) != 0)
+		sl_log("%s: audit records of the connection not all recorded", c->peer);
 	snprintf(msg, sizeof(msg), "%s closed after %llu records%s", c->peer,
 		 (unsigned long long)c->messages,
 		 len > 0 ? " with a partial frame pending" : "");
@@ -409,6 +462,7 @@ static void accept_one(struct server *srv)
 	}
 	c->srv = srv;
 	c->fd = fd;
+	c->serial = ++srv->conns_accepted;
 	if (getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port, sizeof(port),
 			NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
 		snprintf(c->peer, sizeof(c->peer), "%.64s:%.16s", host, port);
@@ -442,9 +496,21 @@ static void check_silence(struct server *srv)
 	int n = 0;
 
 	pthread_mutex_lock(&srv->mu);
+	for (unsigned b = 0; b < SOURCES_BUCKETS; b++) {
+		for (struct source **p = &srv->sources[b]; *p != NULL;) {
+			struct source *s = *p;
+
+			if (!s->ephemeral || now - s->last_seen <= EPHEMERAL_NS) {
+				p = &s->next;
+				continue;
+			}
+			*p = s->next; /* a recording long over: its numbering is not checked on */
+			free(s);
+		}
+	}
 	for (unsigned b = 0; b < SOURCES_BUCKETS && n < 16; b++) {
 		for (struct source *s = srv->sources[b]; s != NULL && n < 16; s = s->next) {
-			if (!s->silent && now - s->last_seen > limit) {
+			if (limit > 0 && !s->ephemeral && !s->silent && now - s->last_seen > limit) {
 				s->silent = 1;
 				snprintf(keys[n++], sizeof(keys[0]), "%s", s->key);
 			}
@@ -506,8 +572,8 @@ static void tick(struct server *srv, struct timers *t)
 {
 	struct shelter_err err;
 
-	if (srv->cfg->silence_ms > 0 && due(&t->silence, 100))
-		check_silence(srv);
+	if (due(&t->silence, 100))
+		check_silence(srv); /* also forgets tlog recordings long over */
 	if (due(&t->anchor, srv->cfg->anchor_ms)) {
 		t->publish = t->anchor;
 		anchor_tick(srv);
@@ -674,10 +740,20 @@ int sl_serve(const struct sl_serve_config *cfg)
 	/* Configuration first, the store last: a daemon that cannot serve leaves the
 	 * store as it found it. */
 	if (sl_stop_install() != 0 || tls_setup(&srv, cfg) != 0 ||
-	    listen_on(&srv, cfg->listen) != 0 || open_store(&srv, cfg) != 0)
+	    listen_on(&srv, cfg->listen) != 0)
+		goto out;
+	if (sl_follow_new(cfg, &srv.follow, &err) != 0) {
+		sl_fail("--follow", &err);
+		goto out;
+	}
+	if (open_store(&srv, cfg) != 0)
 		goto out;
 	if (record_own(&srv, "streamlog started", "ok", cfg->origin, "the daemon started", 1) != 0)
 		goto out;
+	if (sl_follow_start(srv.follow, &srv, &err) != 0) {
+		sl_fail("--follow", &err);
+		goto out;
+	}
 	ticking = pthread_create(&ticker, NULL, ticker_main, &srv) == 0;
 	serve_loop(&srv);
 	sl_log("stopping");
@@ -686,11 +762,16 @@ int sl_serve(const struct sl_serve_config *cfg)
 	reap(&srv, 1);
 	if (ticking)
 		pthread_join(ticker, NULL);
+	/* the followed files read, the audit adapters flushed, their state written */
+	if (sl_follow_stop(srv.follow) != 0 && !srv.failed)
+		sl_log("follow: the last positions could not be written: a restart re-reads "
+		       "the last batch (duplicates, never losses)");
 	rc = srv.failed ? SL_EXIT_FAIL : SL_EXIT_OK;
 	if (!srv.failed && record_own(&srv, "streamlog stopped", "ok", cfg->origin,
 				      "the daemon stopped on a signal", 1) != 0)
 		rc = SL_EXIT_FAIL;
 out:
+	sl_follow_free(srv.follow);
 	if (srv.log != NULL && shelter_log_close(srv.log, &err) != 0) {
 		sl_fail("close the store", &err);
 		rc = SL_EXIT_FAIL;
@@ -711,4 +792,37 @@ out:
 	if (rc == SL_EXIT_OK)
 		sl_log("stopped");
 	return rc;
+}
+
+/* ---- serve_int.h: for the follower thread ---- */
+
+int sl_srv_record(struct server *srv, const struct sl_event *e, char *json, uint64_t *index)
+{
+	return record(srv, e, json, index);
+}
+
+int sl_srv_sync(struct server *srv, uint64_t index)
+{
+	return sync_to(srv, index);
+}
+
+int sl_srv_own(struct server *srv, const char *action, const char *result, const char *target,
+	       const char *message, int sync)
+{
+	return record_own(srv, action, result, target, message, sync);
+}
+
+void sl_srv_track(struct server *srv, const struct sl_event *e)
+{
+	char key[512];
+	int64_t from = 0, to = 0;
+	int what = track(srv, e, key, sizeof(key), &from, &to);
+
+	if (what != 0)
+		report_track(srv, what, key, from, to);
+}
+
+int sl_srv_failed(const struct server *srv)
+{
+	return srv->failed;
 }

@@ -21,7 +21,7 @@ struct sl_serve_config {
 	unsigned publish_ms;     /* DIR/checkpoint interval (readers' copy) */
 	unsigned silence_ms;     /* a source silent this long is recorded (§4); 0 off */
 	unsigned max_conns;
-	/* --follow KIND:PATH, in order (SOURCES-files.md §3.5.1) */
+	/* --follow KIND:PATH, in order (docs/streamlog.md §3.5.1) */
 	const char *follow[SL_FOLLOW_MAX];
 	unsigned follow_count;
 };

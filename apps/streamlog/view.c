@@ -1,4 +1,4 @@
-/* streamlog view: the HTTPS server of the read-only web viewer (docs/api/streamlog-viewer.md §1, §2).
+/* streamlog view: the HTTPS server of the read-only web viewer (streamlog-viewer.md §1, §2).
  *
  * A process of its own, apart from the daemon: it holds the log's public key and a
  * TLS key for transport, nothing that could sign. It speaks the project's strict

@@ -47,7 +47,7 @@ int sl_viewer_open(const char *dir, const struct shelter_log_verifier *v,
 void sl_viewer_close(struct sl_viewer *vw);
 
 /* Read what the store gained, unless it was read less than SL_VIEW_REFRESH_MS ago
- * (force: now). Failures become the viewer's alarm (docs/api/streamlog-viewer.md §4), not errors. */
+ * (force: now). Failures become the viewer's alarm (streamlog-viewer.md §4), not errors. */
 void sl_viewer_refresh(struct sl_viewer *vw, int force);
 
 /* The size of the checkpoint in force (0 before the first). */
@@ -73,7 +73,7 @@ void sl_view_reply_free(struct sl_view_reply *r);
  * sl_viewer_answer, e.g. a request the HTTP layer refused. */
 void sl_view_reply_error(struct sl_view_reply *r, int status, const char *msg);
 
-/* The response header fields every answer carries (docs/api/streamlog-viewer.md §2), for a reply. */
+/* The response header fields every answer carries (streamlog-viewer.md §2), for a reply. */
 size_t sl_view_headers(const struct sl_view_reply *r, struct http_header *out, size_t cap);
 
 #endif

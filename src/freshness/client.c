@@ -399,54 +399,122 @@ static int read_latest(struct fresh_client *c, const uint8_t handle[FR_HASH], st
 	return rc;
 }
 
+/* The block the store holds at height of handle: decoded, its digest checked against
+ * its state, and the tail it makes on its own tail below into tail. */
+static int check_block(const uint8_t *raw, size_t len, const uint8_t handle[FR_HASH],
+		       uint64_t height, struct fs_write *w, uint8_t tail[FR_HASH],
+		       struct shelter_err *err)
+{
+	uint8_t digest[FR_HASH];
+	int rc = fs_block_decode(raw, len, w, err);
+
+	if (rc == 0 && (SHA256(w->blob, w->blob_len, digest) == NULL ||
+			memcmp(digest, w->digest, FR_HASH) != 0))
+		rc = shelter_err_set(err, SHELTER_E_INTEGRITY, "the stored state at height %" PRIu64
+				     " does not match its digest", height);
+	if (rc == 0)
+		rc = height == 0 ? fr_tail_genesis(handle, w->digest, tail)
+				 : fr_tail_next(w->prev, height, w->digest, tail);
+	memcpy(w->handle, handle, FR_HASH);
+	w->height = height;
+	return rc;
+}
+
+/* The block at height of handle as the coordinator answers it (NOENT: none). */
+static int get_block(struct fresh_client *c, const uint8_t handle[FR_HASH], uint64_t height,
+		     uint8_t **raw, size_t *len, struct shelter_err *err)
+{
+	uint8_t req[FR_HASH + 8];
+
+	memcpy(req, handle, FR_HASH);
+	shelter_store_be(req + FR_HASH, height, 8);
+	return call(c, FS_BLOCK, req, sizeof(req), raw, len, err);
+}
+
 /* The block the endorsers vouch for: its digest and tail must match top. */
 static int fetch_block(struct fresh_client *c, const struct fr_entry *top, uint8_t **raw,
 		       struct fs_write *w, struct shelter_err *err)
 {
-	uint8_t req[FR_HASH + 8], digest[FR_HASH], tail[FR_HASH];
+	uint8_t tail[FR_HASH];
 	size_t len = 0;
-	int rc;
+	int rc = get_block(c, top->handle, top->height, raw, &len, err);
 
-	memcpy(req, top->handle, FR_HASH);
-	shelter_store_be(req + FR_HASH, top->height, 8);
-	rc = call(c, FS_BLOCK, req, sizeof(req), raw, &len, err);
 	if (rc == SHELTER_E_NOENT)
 		return shelter_err_set(err, SHELTER_E_MISSING, "the state at height %" PRIu64 " is "
 				       "gone from the store; refusing any older one (§6.3)",
 				       top->height);
 	if (rc == 0)
-		rc = fs_block_decode(*raw, len, w, err);
-	if (rc == 0 && (SHA256(w->blob, w->blob_len, digest) == NULL ||
-			memcmp(digest, w->digest, FR_HASH) != 0))
-		rc = shelter_err_set(err, SHELTER_E_INTEGRITY, "the stored state at height %" PRIu64
-				     " does not match its digest", top->height);
-	if (rc == 0)
-		rc = top->height == 0 ? fr_tail_genesis(top->handle, w->digest, tail)
-				      : fr_tail_next(w->prev, top->height, w->digest, tail);
+		rc = check_block(*raw, len, top->handle, top->height, w, tail, err);
 	if (rc == 0 && memcmp(tail, top->tail, FR_HASH) != 0)
 		rc = shelter_err_set(err, SHELTER_E_INTEGRITY, "the stored state at height %" PRIu64
 				     " is not the one the endorsers signed", top->height);
-	memcpy(w->handle, top->handle, FR_HASH);
-	w->height = top->height;
 	return rc;
+}
+
+/* §6.3 step 4: a block pending one above the latest *top (at 0 when the handle is
+ * absent) whose tail below is top's was never acknowledged: finish it like step 3,
+ * and it becomes the latest (*top, *raw and *w replaced). With none, nothing changes.
+ * One step only: the writer stores a block at h + 2 only after f + 1 endorsers
+ * certified h + 1 (§6.1), and then the read finds h + 1 the latest (§6.2). */
+static int finish_pending(struct fresh_client *c, const uint8_t handle[FR_HASH],
+			  struct fr_entry *top, uint8_t **raw, struct fs_write *w,
+			  struct shelter_err *err)
+{
+	uint64_t height = top->height == FR_ABSENT ? 0 : top->height + 1;
+	struct fs_write next;
+	uint8_t *nraw = NULL, tail[FR_HASH];
+	size_t len = 0;
+	int rc = get_block(c, handle, height, &nraw, &len, err);
+
+	if (rc == SHELTER_E_NOENT) /* nothing pending (a store hiding one: §6.3, out of scope) */
+		return 0;
+	if (rc < 0)
+		return rc;
+	/* A block that is corrupt or does not chain is no write of this chain's writer:
+	 * left alone, not finished. The next write's put meets it at this height and
+	 * fails with CONFLICT (§5: CAS on absence) instead of proposing a second tail
+	 * here (§6.3 step 4). */
+	if (check_block(nraw, len, handle, height, &next, tail, NULL) < 0 ||
+	    (height > 0 && memcmp(next.prev, top->tail, FR_HASH) != 0)) {
+		free(nraw);
+		return 0;
+	}
+	rc = certified_write(c, height == 0 ? FS_CREATE : FS_APPEND, &next, tail, err);
+	if (rc < 0) {
+		free(nraw);
+		return shelter_err_wrap(err, rc, "finishing the pending state at height %" PRIu64,
+					height);
+	}
+	free(*raw);
+	*raw = nraw;
+	*w = next;
+	memcpy(top->handle, handle, FR_HASH);
+	top->height = height;
+	memcpy(top->tail, tail, FR_HASH);
+	top->flags = FR_FLAG_CERTIFIED;
+	return 0;
 }
 
 int fresh_client_read(struct fresh_client *c, const uint8_t handle[FR_HASH],
 		      struct fresh_state *out, struct shelter_err *err)
 {
 	struct fr_entry top;
-	struct fs_write w;
+	struct fs_write w = { 0 };
 	uint8_t *raw = NULL;
 	int rc = read_latest(c, handle, &top, err);
+	int absent = rc == 0 && top.height == FR_ABSENT;
 
 	memset(out, 0, sizeof(*out));
-	if (rc == 0 && top.height == FR_ABSENT)
-		rc = shelter_err_set(err, SHELTER_E_NOENT, "no such handle");
-	if (rc == 0)
+	if (rc == 0 && !absent)
 		rc = fetch_block(c, &top, &raw, &w, err);
 	/* §6.3 step 3: a step that began and was not certified is finished */
-	if (rc == 0 && !(top.flags & FR_FLAG_CERTIFIED))
+	if (rc == 0 && !absent && !(top.flags & FR_FLAG_CERTIFIED))
 		rc = certified_write(c, top.height == 0 ? FS_CREATE : FS_APPEND, &w, top.tail, err);
+	/* step 4: so is a block pending one above it */
+	if (rc == 0)
+		rc = finish_pending(c, handle, &top, &raw, &w, err);
+	if (rc == 0 && top.height == FR_ABSENT)
+		rc = shelter_err_set(err, SHELTER_E_NOENT, "no such handle");
 	if (rc == 0) {
 		out->state = malloc(w.blob_len ? w.blob_len : 1);
 		if (out->state == NULL)

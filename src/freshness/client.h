@@ -85,8 +85,12 @@ int fresh_client_append(struct fresh_client *c, const uint8_t handle[FR_HASH], u
 			uint8_t tail[FR_HASH], struct shelter_err *err);
 
 /* §6.2 and §6.3: the latest state with a fresh nonce, its block fetched and checked
- * against the endorsers' tail, an uncertified latest step finished. SHELTER_E_NOENT
- * for a handle never created; SHELTER_E_MISSING when the store lost the state the
+ * against the endorsers' tail, an uncertified latest step finished; then a block the
+ * store holds pending one above it (at height 0 for a handle absent) whose tail below
+ * is the latest tail is finished too (appended, or created, until f + 1 endorsers
+ * certify it) and returned as the latest (§6.3 step 4); a pending block that is
+ * corrupt or does not chain is left alone. SHELTER_E_NOENT for a handle never created
+ * and with no pending create; SHELTER_E_MISSING when the store lost the state the
  * endorsers vouch for (fail-stop: nothing older may replace it); SHELTER_E_CONFLICT
  * when the answers are ambiguous (§6.2). */
 struct fresh_state {

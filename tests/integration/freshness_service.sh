@@ -3,7 +3,8 @@
 # genesis, a coordinator on SQLite, the client's create/append/read; a rolled-back
 # store refused (fail-stop, §6.3), a wrong genesis refused, appends through a minority
 # crash, a reconfiguration that replaces the crashed endorser without losing an
-# acknowledged append, a killed coordinator, and a lost majority.
+# acknowledged append, a killed coordinator, and a lost majority; a write's pending
+# block finished by recovery (§6.3 step 4).
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
 S=${SHELTER:?set SHELTER to the shelter binary}
@@ -110,6 +111,42 @@ mv good.db store.db
 [ -f good.db-wal ] && mv good.db-wal store.db-wal
 start_coord
 expect store_back 0 '^latest height 3 ' "$S" freshness read "${F[@]}"
+
+# --- a write that crashed after storing its block: recovery finishes it (§6.3 step 4) ----
+# put_block HANDLE HEIGHT PREV FILE [DIGEST]: the block as §6.1 step 1 leaves it in the
+# store (§5, §8.2: digest || tail below || u32 len || state), its append never sent.
+put_block() {
+	local digest=${5:-$(sha256sum <"$4" | cut -c1-64)} len state
+	len=$(printf '%08x' "$(stat -c %s "$4")")
+	state=$(od -An -v -tx1 "$4" | tr -d ' \n')
+	sqlite3 store.db "INSERT INTO kv VALUES('block/$1/$2', X'$digest$3$len$state', 1)"
+}
+created_tail() { "$S" freshness create "$@" 2>&1 | sed -n 's/^created height 0 tail //p'; }
+zero=$(printf '%064d' 0)
+for x in a0 a1 a2 b0 c0 c1 c2 d0 d1 e0; do echo "pending $x $RANDOM" >p$x; done
+FA=(--service "$C_ADDR" --genesis "$G" --handle "$(printf '%064d' 11)" "${P[@]}")
+put_block "$(printf '%064d' 11)" 1 "$(created_tail "${FA[@]}" pa0)" pa1
+expect pending_append_finished 0 '^latest height 1 ' "$S" freshness read "${FA[@]}" --out got
+cmp -s got pa1 && pass pending_append_state || fail pending_append_state
+expect append_after_pending 0 '^appended height 2 ' "$S" freshness append "${FA[@]}" pa2
+FB=(--service "$C_ADDR" --genesis "$G" --handle "$(printf '%064d' 12)" "${P[@]}")
+put_block "$(printf '%064d' 12)" 0 "$zero" pb0
+expect pending_create_finished 0 '^latest height 0 ' "$S" freshness read "${FB[@]}" --out got
+cmp -s got pb0 && pass pending_create_state || fail pending_create_state
+# a block that does not chain is left alone, and the next write meets it in the store
+FC=(--service "$C_ADDR" --genesis "$G" --handle "$(printf '%064d' 13)" "${P[@]}")
+created_tail "${FC[@]}" pc0 >/dev/null
+put_block "$(printf '%064d' 13)" 1 "$other" pc1
+expect unchained_pending_ignored 0 '^latest height 0 ' "$S" freshness read "${FC[@]}"
+expect unchained_pending_stops_the_next_write 1 'height 1 already holds another state' \
+	"$S" freshness append "${FC[@]}" pc2
+# so is a corrupt one (its digest not that of its state), also at height 0
+FD=(--service "$C_ADDR" --genesis "$G" --handle "$(printf '%064d' 14)" "${P[@]}")
+put_block "$(printf '%064d' 14)" 1 "$(created_tail "${FD[@]}" pd0)" pd1 "$other"
+expect corrupt_pending_ignored 0 '^latest height 0 ' "$S" freshness read "${FD[@]}"
+FE=(--service "$C_ADDR" --genesis "$G" --handle "$(printf '%064d' 15)" "${P[@]}")
+put_block "$(printf '%064d' 15)" 0 "$zero" pe0 "$other"
+expect corrupt_pending_create_ignored 1 'no such handle' "$S" freshness read "${FE[@]}"
 
 # --- a minority crash, then its replacement (§7) ---------------------------------------
 kill -KILL "${E_PID[3]}"
