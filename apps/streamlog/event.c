@@ -18,6 +18,16 @@ void sl_event_init(struct sl_event *e)
 	e->source_seq = e->uid = e->auid = e->time_ns = e->received_ns = SL_NONE;
 }
 
+void sl_event_unparsed(enum sl_source source, const char *raw, size_t len, int64_t received_ns,
+		       struct sl_event *e)
+{
+	sl_event_init(e);
+	e->source = source;
+	e->received_ns = received_ns;
+	e->raw = (struct sl_str){ raw, len };
+	e->result = sl_str_c("unparsed");
+}
+
 struct jw {
 	char *p;
 	size_t used, cap;

@@ -65,6 +65,11 @@ struct sl_event {
 /* Set every field to absent (strings NULL, numbers SL_NONE). */
 void sl_event_init(struct sl_event *e);
 
+/* The event of a record a parser refused (docs/streamlog.md §3.1.6): kept, with
+ * raw = the record (borrowed), result "unparsed", nothing else interpreted. */
+void sl_event_unparsed(enum sl_source source, const char *raw, size_t len, int64_t received_ns,
+		       struct sl_event *e);
+
 /* The canonical JSON of e (docs/streamlog.md §2.2) into out (cap bytes); *out_size
  * its size. SHELTER_E_FBIG when it does not fit (long strings are cut to their caps
  * first, so this means cap is below SL_EVENT_JSON_MAX). */

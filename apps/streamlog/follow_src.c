@@ -254,7 +254,7 @@ static int tlog_line(struct sl_follow *f, const struct fsrc *s, const char *p, s
 	if (n == 0)
 		return 0;
 	if (sl_tlog_parse(p, n, now, &e, &sc, &err) != 0)
-		sl_tlog_unparsed(p, n, now, &e);
+		sl_event_unparsed(SL_SRC_TLOG, p, n, now, &e);
 	from_file(f, s, &e);
 	sl_srv_track(f->srv, &e); /* §4: tlog ids per recording (§3.5.6) */
 	return append(f, &e);
@@ -268,7 +268,7 @@ static int sudo_member(struct sl_follow *f, const struct fsrc *s, struct sl_str 
 	int64_t now = sl_now_ns();
 
 	if (cut || sl_sudo_parse(m.p, m.len, now, &e, &sc, &err) != 0)
-		sl_sudo_unparsed(m.p, m.len, now, &e);
+		sl_event_unparsed(SL_SRC_SUDO, m.p, m.len, now, &e);
 	from_file(f, s, &e);
 	return append(f, &e);
 }
@@ -752,10 +752,10 @@ static int io_record(struct sl_follow *f, const struct fsrc *s, const struct io_
 		if (sl_sudo_parse(f->buf, sizeof(head) - 1 + (size_t)n, now, &e, &sc, &err) != 0) {
 			if (now - c->t < IOLOG_YOUNG_NS)
 				return 1;
-			sl_sudo_unparsed(body, (size_t)n, now, &e);
+			sl_event_unparsed(SL_SRC_SUDO, body, (size_t)n, now, &e);
 		}
 	} else {
-		sl_sudo_unparsed(body, (size_t)n, now, &e);
+		sl_event_unparsed(SL_SRC_SUDO, body, (size_t)n, now, &e);
 		io_legacy(body, (size_t)n, &e);
 	}
 	snprintf(msg, sizeof(msg), "sudo I/O log of the session in %s", c->dir);

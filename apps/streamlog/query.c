@@ -209,6 +209,7 @@ int sl_query(const struct sl_filter *f)
 			else
 				print_row(r.hits[i], r.entries[i]);
 		}
+		fflush(stdout); /* the rows before the summary on stderr */
 		sl_log("%zu events match; verified against the checkpoint of size %" PRIu64
 		       "%s", r.count, cp.size,
 		       entries > cp.size ? " (newer events are not covered yet)" : "");

@@ -59,11 +59,11 @@ void sl_route_inner(enum sl_source kind, const struct sl_event *outer, struct sl
 	if (kind == SL_SRC_TLOG) {
 		rc = sl_tlog_parse(m.p, m.len, outer->received_ns, out, s, &err);
 		if (rc != 0)
-			sl_tlog_unparsed(frame.p, frame.len, outer->received_ns, out);
+			sl_event_unparsed(SL_SRC_TLOG, frame.p, frame.len, outer->received_ns, out);
 	} else {
 		rc = sl_sudo_parse(m.p, m.len, outer->received_ns, out, s, &err);
 		if (rc != 0)
-			sl_sudo_unparsed(frame.p, frame.len, outer->received_ns, out);
+			sl_event_unparsed(SL_SRC_SUDO, frame.p, frame.len, outer->received_ns, out);
 	}
 	out->raw = frame;
 	out->source_id = outer->source_id;

@@ -269,7 +269,7 @@ static int handle_message(struct conn *c, struct conn_io *io, struct sl_str msg)
 	io->scratch.used = 0;
 	sl_event_init(&e);
 	if (sl_syslog_parse(msg.p, msg.len, sl_now_ns(), &e, &io->scratch, &err) != 0)
-		sl_syslog_unparsed(msg.p, msg.len, sl_now_ns(), &e);
+		sl_event_unparsed(SL_SRC_SYSLOG, msg.p, msg.len, sl_now_ns(), &e);
 	e.source_id = sl_str_c(c->id);
 	what = track(c->srv, &e, key, sizeof(key), &from, &to);
 	if (what != 0)

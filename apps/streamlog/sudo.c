@@ -490,11 +490,3 @@ out:
 	return 0;
 }
 
-void sl_sudo_unparsed(const char *json, size_t len, int64_t received_ns, struct sl_event *e)
-{
-	sl_event_init(e);
-	e->source = SL_SRC_SUDO;
-	e->received_ns = received_ns;
-	e->raw = (struct sl_str){ json, len };
-	e->result = sl_str_c("unparsed");
-}

@@ -57,7 +57,6 @@ int sl_sudo_next(struct sl_sudo_split *sp, const char *buf, size_t len, size_t *
 int sl_sudo_parse(const char *json, size_t len, int64_t received_ns, struct sl_event *e,
 		  struct sl_scratch *s, struct shelter_err *err);
 
-/* §3.1.6 for sudo: raw = json, result "unparsed", received_ns. Never fails. */
-void sl_sudo_unparsed(const char *json, size_t len, int64_t received_ns, struct sl_event *e);
+/* A record this refuses is kept with sl_event_unparsed (event.h, §3.1.6). */
 
 #endif

@@ -730,11 +730,3 @@ out:
 	return 0;
 }
 
-void sl_syslog_unparsed(const char *msg, size_t len, int64_t received_ns, struct sl_event *e)
-{
-	sl_event_init(e);
-	e->source = SL_SRC_SYSLOG;
-	e->received_ns = received_ns;
-	e->raw = (struct sl_str){ msg, len };
-	e->result = sl_str_c("unparsed");
-}

@@ -58,8 +58,6 @@ int sl_framer_next(struct sl_framer *f, const char *buf, size_t len, size_t *con
 int sl_syslog_parse(const char *msg, size_t len, int64_t received_ns, struct sl_event *e,
 		    struct sl_scratch *s, struct shelter_err *err);
 
-/* §3.1.6: the event of a message sl_syslog_parse refused: raw = msg, result
- * "unparsed", received_ns, nothing else interpreted. Never fails. */
-void sl_syslog_unparsed(const char *msg, size_t len, int64_t received_ns, struct sl_event *e);
+/* A record this refuses is kept with sl_event_unparsed (event.h, §3.1.6). */
 
 #endif

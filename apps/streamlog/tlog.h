@@ -32,7 +32,6 @@
 int sl_tlog_parse(const char *json, size_t len, int64_t received_ns, struct sl_event *e,
 		  struct sl_scratch *s, struct shelter_err *err);
 
-/* §3.1.6 for tlog: raw = json, result "unparsed", received_ns. Never fails. */
-void sl_tlog_unparsed(const char *json, size_t len, int64_t received_ns, struct sl_event *e);
+/* A record this refuses is kept with sl_event_unparsed (event.h, §3.1.6). */
 
 #endif

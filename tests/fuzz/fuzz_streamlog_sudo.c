@@ -6,7 +6,7 @@
  *     with the default max and a small one (so cuts happen);
  *   - §3.3.2-§3.3.3: sl_sudo_parse of every member and of the whole input (a member,
  *     an object of one event, or the @cee: syslog form) into a scratch of exactly
- *     SL_SUDO_SCRATCH(len) bytes; sl_sudo_unparsed of every refused one;
+ *     SL_SUDO_SCRATCH(len) bytes; sl_event_unparsed of every refused one;
  *   - sl_event_json of every event.
  *
  * Properties checked with abort():
@@ -75,7 +75,7 @@ static void parse_one(const char *in, size_t len)
 	rc = sl_sudo_parse(in, len, INT64_C(1795408867500000000), &e, &s, &err);
 	if (rc != 0) {
 		fz_refusal(rc, SHELTER_E_MALFORMED, SHELTER_E_MALFORMED, &e, s.used, &err);
-		sl_sudo_unparsed(in, len, INT64_C(1795408867500000000), &e);
+		sl_event_unparsed(SL_SRC_SUDO, in, len, INT64_C(1795408867500000000), &e);
 	} else {
 		fz_strings_inside(&e, in, len, &s, 0);
 		if (!starts_with(e.result, "accept") && !starts_with(e.result, "reject") &&

@@ -7,7 +7,7 @@
  *   - §3.1.2-§3.1.4: sl_syslog_parse of every framed message and of the whole input
  *     (that one with three receive times: a normal day, a new year's eve, unknown) into a
  *     scratch of exactly SL_SYSLOG_SCRATCH(len) bytes (malloc'd: ASan sees a write
- *     past it); §3.1.6 sl_syslog_unparsed of every refused one;
+ *     past it); §3.1.6 sl_event_unparsed of every refused one;
  *   - sl_event_json of every event.
  *
  * Properties checked with abort():
@@ -73,7 +73,7 @@ static void parse_one(const char *msg, size_t len, int64_t recv)
 	rc = sl_syslog_parse(msg, len, recv, &e, &s, &err);
 	if (rc != 0) {
 		fz_refusal(rc, SHELTER_E_MALFORMED, SHELTER_E_VERSION, &e, s.used, &err);
-		sl_syslog_unparsed(msg, len, recv, &e);
+		sl_event_unparsed(SL_SRC_SYSLOG, msg, len, recv, &e);
 	} else {
 		fz_strings_inside(&e, msg, len, &s, 0);
 	}

@@ -1,7 +1,7 @@
 /* libFuzzer target: StreamLog's tlog input (docs/streamlog.md
  * §3.4; STYLE.md rule 17): sl_tlog_parse of the whole input and of each of its lines
  * (tlog's file writer puts a message per line; split with sl_framer_next as the daemon
- * does), into a scratch of exactly SL_TLOG_SCRATCH(len) bytes; sl_tlog_unparsed of
+ * does), into a scratch of exactly SL_TLOG_SCRATCH(len) bytes; sl_event_unparsed of
  * every refused one; sl_event_json of every event.
  *
  * Properties checked with abort():
@@ -70,7 +70,7 @@ static void parse_one(const char *in, size_t len)
 	rc = sl_tlog_parse(in, len, INT64_C(1795408867600000000), &e, &s, &err);
 	if (rc != 0) {
 		fz_refusal(rc, SHELTER_E_MALFORMED, SHELTER_E_VERSION, &e, s.used, &err);
-		sl_tlog_unparsed(in, len, INT64_C(1795408867600000000), &e);
+		sl_event_unparsed(SL_SRC_TLOG, in, len, INT64_C(1795408867600000000), &e);
 	} else {
 		check_event(&e, in, len, &s);
 	}

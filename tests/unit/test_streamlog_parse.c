@@ -857,12 +857,12 @@ static void syslog_unparsed_keeps_the_record(void)
 
 	CHECK_RC(parse(SYSLOG, SYSLOG_BAD, RECV_5424, &e, &err), SHELTER_E_MALFORMED);
 	CHECK(says(&err, "TIMESTAMP at byte 16: no such date"));
-	sl_syslog_unparsed(SYSLOG_BAD, strlen(SYSLOG_BAD), RECV_5424, &e);
+	sl_event_unparsed(SL_SRC_SYSLOG, SYSLOG_BAD, strlen(SYSLOG_BAD), RECV_5424, &e);
 	CHECK(json_is(&e, SYSLOG_BAD_JSON));
-	sl_sudo_unparsed("x", 1, 5, &e);
+	sl_event_unparsed(SL_SRC_SUDO, "x", 1, 5, &e);
 	CHECK(json_is(&e, "{\"raw\":\"x\",\"recv\":5,\"src\":{\"kind\":\"sudo\"},\"v\":1,"
 			  "\"what\":{\"result\":\"unparsed\"}}"));
-	sl_tlog_unparsed("", 0, 5, &e);
+	sl_event_unparsed(SL_SRC_TLOG, "", 0, 5, &e);
 	CHECK(json_is(&e, "{\"raw\":\"\",\"recv\":5,\"src\":{\"kind\":\"tlog\"},\"v\":1,"
 			  "\"what\":{\"result\":\"unparsed\"}}"));
 }
