@@ -100,11 +100,6 @@ static int sync_to(struct server *srv, uint64_t index)
 	struct shelter_err err;
 	int rc = shelter_log_sync(srv->log, index, &err);
 
-	/* A sync also anchors when the interval is due (log.md §7.1). When only that
-	 * failed, the entries are durable: recording goes on, and the ticker retries
-	 * the anchor and makes its failure visible (§5). */
-	if (rc != 0 && shelter_log_size(srv->log) > index)
-		return 0;
 	if (rc != 0) {
 		sl_log("commit: %s", err.msg);
 		srv->failed = 1;

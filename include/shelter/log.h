@@ -143,7 +143,8 @@ SHELTER_API SHELTER_MUST_USE int shelter_log_append(struct shelter_log *log, con
 
 /* Return once entries 0..index are durable (§6.1 crash guarantee), leading or
  * joining a group commit. Thread-safe. IO once a commit failed (the handle is then
- * poisoned). */
+ * poisoned). Anchors when the interval is due (§7.1), best effort: a failure there
+ * does not fail the sync; shelter_log_anchor_now and shelter_log_close report it. */
 SHELTER_API SHELTER_MUST_USE int shelter_log_sync(struct shelter_log *log, uint64_t index,
 						  struct shelter_err *err);
 
