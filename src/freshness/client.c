@@ -1,6 +1,7 @@
 /* The freshness client: docs/protocols/freshness.md §3.3 (the view ledger), §6. */
 #include <inttypes.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,6 +14,12 @@
 #include "util/buf.h"
 
 #define CALL_MS 30000
+
+/* Batch signatures this process has verified. The receipts of one round share one
+ * signature per endorser (§3.2), so the clients of a process whose appends share
+ * rounds (threads of one program, §6.1) check each signature once. */
+static pthread_mutex_t sigs_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct fr_sigcache sigs;
 
 struct fresh_client {
 	int fd;
@@ -268,8 +275,12 @@ static int certified_write(struct fresh_client *c, uint8_t type, const struct fs
 			rc = fs_receipts_decode(ans, alen, &rs, err);
 		free(ans);
 		ans = NULL;
-		if (rc == 0)
-			rc = fr_cert_check(&c->view, rs.r, rs.count, w->handle, w->height, tail, err);
+		if (rc == 0) {
+			pthread_mutex_lock(&sigs_mu);
+			rc = fr_cert_check_cached(&c->view, rs.r, rs.count, w->handle, w->height,
+						  tail, &sigs, err);
+			pthread_mutex_unlock(&sigs_mu);
+		}
 		if (rc == SHELTER_E_UNTRUSTED && attempt == 0 && rs.count > 0 &&
 		    memcmp(rs.r[0].view, c->view.digest, FR_HASH) != 0) {
 			fs_receipts_free(&rs);

@@ -44,7 +44,6 @@ struct fresh_coord {
 	const volatile sig_atomic_t *stop; /* serving: set when it should stop */
 	/* group commit (submit): writes waiting for a round, and whether one runs */
 	pthread_mutex_t qmu;
-	pthread_cond_t qcond;
 	struct wreq *queue;
 	int leading;
 	/* the newest certificate of recently written handles, so that the next append
@@ -56,6 +55,20 @@ struct fresh_coord {
 		size_t n;
 		int saved; /* in the store too: may be evicted */
 	} certs[CERTMEM_SLOTS];
+	/* certificates waiting for the saver thread (save_certs): written to the store
+	 * after their writers were answered, a round's worth in one transaction */
+	pthread_mutex_t smu;
+	pthread_cond_t scond;
+	struct pending_cert *pending;
+	pthread_t saver;
+	int saver_running, closing;
+	struct fr_sigcache *sigs; /* batch signatures verified (under mu) */
+};
+
+struct pending_cert {
+	struct pending_cert *next;
+	size_t n;
+	struct fr_receipt r[]; /* n */
 };
 
 /* ---- store keys ---- */
@@ -288,30 +301,155 @@ static int load_cert(struct fresh_coord *c, const uint8_t handle[FR_HASH], struc
 	return rc;
 }
 
-/* Keep the newest certificate per handle: clients and lagging endorsers need it. A
- * lost race with another coordinator is fine (it stored one at least as new). */
-static void save_cert(struct fresh_coord *c, const struct fr_receipt *r, size_t n)
+/* Whether the stored certificate old is to be kept rather than replaced by r: it is
+ * newer, or as new and of the same view (a certificate of the current view replaces
+ * one of an earlier view at the same height: only the current view's endorsers
+ * accept it, §3.4). */
+static int keep_stored(const struct fs_receipts *old, const struct fr_receipt *r)
 {
-	struct fs_receipts old, now = { .r = (struct fr_receipt *)r, .count = n };
-	uint64_t version = 0;
-	uint8_t *val = NULL;
-	size_t len = 0;
-	char key[100];
+	return old->count > 0 && (old->r[0].entry.height > r->entry.height ||
+				  (old->r[0].entry.height == r->entry.height &&
+				   memcmp(old->r[0].view, r->view, FR_HASH) == 0));
+}
 
-	/* a certificate of the current view replaces one of an earlier view at the same
-	 * height: only the current view's endorsers accept it (§3.4) */
-	if (load_cert(c, r[0].entry.handle, &old, &version) == 0 && old.count > 0 &&
-	    (old.r[0].entry.height > r[0].entry.height ||
-	     (old.r[0].entry.height == r[0].entry.height &&
-	      memcmp(old.r[0].view, r[0].view, FR_HASH) == 0))) {
+static int by_handle_newest(const void *a, const void *b)
+{
+	const struct pending_cert *x = *(struct pending_cert *const *)a,
+				  *y = *(struct pending_cert *const *)b;
+	int d = memcmp(x->r[0].entry.handle, y->r[0].entry.handle, FR_HASH);
+
+	if (d != 0)
+		return d;
+	return x->r[0].entry.height < y->r[0].entry.height ? 1
+	       : x->r[0].entry.height > y->r[0].entry.height ? -1 : 0;
+}
+
+/* Store the newest certificate of each handle among ps (n, at most one op each): in
+ * one transaction, flushed only when durable (§5: a lost certificate costs a round,
+ * never safety; the next block's flush carries it). A lost race with another coordinator is fine:
+ * it stored one at least as new. Then the memory may evict them. */
+static void save_certs(struct fresh_coord *c, struct pending_cert **ps, size_t n, int durable)
+{
+	struct fresh_store_op *ops = calloc(n ? n : 1, sizeof(*ops));
+	uint8_t **vals = calloc(n ? n : 1, sizeof(*vals));
+	struct pending_cert **which = calloc(n ? n : 1, sizeof(*which));
+	char (*keys)[100] = calloc(n ? n : 1, sizeof(*keys));
+	size_t k = 0;
+
+	if (ops == NULL || vals == NULL || which == NULL || keys == NULL)
+		goto out;
+	qsort(ps, n, sizeof(*ps), by_handle_newest);
+	for (size_t i = 0; i < n; i++) {
+		struct fs_receipts old, now = { .r = ps[i]->r, .count = ps[i]->n };
+		uint64_t version = 0;
+		int keep;
+
+		if (i > 0 && memcmp(ps[i - 1]->r[0].entry.handle, ps[i]->r[0].entry.handle,
+				    FR_HASH) == 0)
+			continue; /* an older one of a handle already taken */
+		keep = load_cert(c, ps[i]->r[0].entry.handle, &old, &version) == 0 &&
+		       keep_stored(&old, &ps[i]->r[0]);
 		fs_receipts_free(&old);
-		return;
+		if (keep || fs_receipts_encode(&now, &vals[k], &ops[k].len, NULL) < 0)
+			continue;
+		hex_key(keys[k], sizeof(keys[k]), "cert/", ps[i]->r[0].entry.handle, "");
+		ops[k].key = keys[k];
+		ops[k].val = vals[k];
+		ops[k].expect = version;
+		which[k++] = ps[i];
 	}
-	fs_receipts_free(&old);
-	hex_key(key, sizeof(key), "cert/", r[0].entry.handle, "");
-	if (fs_receipts_encode(&now, &val, &len, NULL) == 0)
-		(void)fresh_store_put(c->store, key, val, len, version, NULL, NULL);
-	free(val);
+	if (k > 0)
+		(void)fresh_store_put_many(c->store, ops, k, durable, NULL);
+	for (size_t i = 0; i < k; i++)
+		if (ops[i].rc == 0)
+			certmem_put(c, which[i]->r, which[i]->n, 1);
+out:
+	for (size_t i = 0; vals != NULL && i < k; i++)
+		free(vals[i]);
+	free(ops);
+	free(vals);
+	free(which);
+	free(keys);
+}
+
+/* The saver: takes every pending certificate at once and stores them; on close it
+ * drains what is left. */
+static void *saver_thread(void *arg)
+{
+	struct fresh_coord *c = arg;
+
+	pthread_mutex_lock(&c->smu);
+	for (;;) {
+		struct pending_cert *list = c->pending, **ps;
+		size_t n = 0;
+
+		if (list == NULL && c->closing)
+			break;
+		if (list == NULL) {
+			pthread_cond_wait(&c->scond, &c->smu);
+			continue;
+		}
+		c->pending = NULL;
+		pthread_mutex_unlock(&c->smu);
+		for (struct pending_cert *p = list; p != NULL; p = p->next)
+			n++;
+		ps = malloc(n * sizeof(*ps));
+		n = 0;
+		for (struct pending_cert *p = list; ps != NULL && p != NULL; p = p->next)
+			ps[n++] = p;
+		if (ps != NULL)
+			save_certs(c, ps, n, 0);
+		free(ps);
+		while (list != NULL) {
+			struct pending_cert *next = list->next;
+
+			free(list);
+			list = next;
+		}
+		pthread_mutex_lock(&c->smu);
+	}
+	pthread_mutex_unlock(&c->smu);
+	return NULL;
+}
+
+/* Queue a certificate for the saver (started on first use), taking p. Without a
+ * thread it is only remembered: the store gets the handle's next one. */
+static void save_cert_later(struct fresh_coord *c, struct pending_cert *p)
+{
+	pthread_mutex_lock(&c->smu);
+	if (!c->saver_running && pthread_create(&c->saver, NULL, saver_thread, c) == 0)
+		c->saver_running = 1;
+	if (c->saver_running) {
+		p->next = c->pending;
+		c->pending = p;
+		p = NULL;
+		pthread_cond_signal(&c->scond);
+	}
+	pthread_mutex_unlock(&c->smu);
+	free(p);
+}
+
+/* The newest pending certificate of handle, copied into out; 0 when there is one.
+ * For an append that comes before the saver stored its predecessor's and after
+ * the memory evicted it. */
+static int pending_get(struct fresh_coord *c, const uint8_t handle[FR_HASH],
+		       struct fs_receipts *out)
+{
+	const struct pending_cert *best = NULL;
+	int rc = SHELTER_E_NOENT;
+
+	pthread_mutex_lock(&c->smu);
+	for (const struct pending_cert *p = c->pending; p != NULL; p = p->next)
+		if (memcmp(p->r[0].entry.handle, handle, FR_HASH) == 0 &&
+		    (best == NULL || p->r[0].entry.height > best->r[0].entry.height))
+			best = p;
+	if (best != NULL && (out->r = malloc(best->n * sizeof(*best->r))) != NULL) {
+		memcpy(out->r, best->r, best->n * sizeof(*best->r));
+		out->count = best->n;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&c->smu);
+	return rc;
 }
 
 /* ---- writes (§6.1) ---- */
@@ -321,12 +459,17 @@ static void save_cert(struct fresh_coord *c, const struct fr_receipt *r, size_t 
 struct wreq {
 	uint8_t type;
 	const struct fs_write *w;
+	uint8_t *block; /* the encoded block, stored by the round's leader */
+	size_t block_len;
+	int rc; /* < 0: the write failed, err says why */
+	struct shelter_err err;
 	struct fs_receipts prev; /* the certificate of the height below, when stored */
 	struct fr_receipt got[FR_VIEW_MAX];
 	int ok[FR_VIEW_MAX];
 	int status[FR_VIEW_MAX];
 	int pair[FR_VIEW_MAX]; /* second round: certify then append to that endorser */
 	int done;
+	pthread_cond_t cv; /* with qmu: woken when done, or to lead the next round */
 	struct wreq *next;
 };
 
@@ -418,10 +561,11 @@ static void batch_round(struct fresh_coord *c, struct wreq *const *rs, size_t n,
 		int32_t *status = NULL;
 		size_t count = 0;
 
+		/* not verified here: the writers check their receipts themselves, and a
+		 * certificate is checked before it is kept (keep_certs) */
 		if (ans[i] != NULL &&
 		    fw_batch_answer_decode(ans[i], alen[i], &status, &count, &b, NULL) == 0 &&
 		    count == nitems[i] &&
-		    (b.count == 0 || fr_batch_verify(&b, NULL) == 0) &&
 		    (receipts = calloc(b.count ? b.count : 1, sizeof(*receipts))) != NULL &&
 		    (b.count == 0 || fr_batch_receipts(&b, receipts, NULL) == 0))
 			spread(rs, n, i, second, status, count, receipts);
@@ -448,65 +592,136 @@ static size_t quorum(const struct fresh_coord *c, const struct wreq *r, struct f
 	return 0;
 }
 
-static int put_block(struct fresh_coord *c, const struct fs_write *w, struct shelter_err *err)
+/* §6.1 step 1 for every write of a round: each block put on absence, all in one
+ * durable transaction (one flush for the round). The same block again is a client's
+ * retry and fine; another one at that height fails that write (r->rc, r->err).
+ * The writes whose block is stored go to ok[]; returns how many. */
+static size_t put_blocks(struct fresh_coord *c, struct wreq *const *rs, size_t n,
+			 struct wreq **ok)
 {
-	uint8_t *val = NULL, *old = NULL;
-	size_t len = 0, olen = 0;
-	uint64_t version;
-	char key[120], suffix[32];
-	int rc;
+	struct fresh_store_op *ops = calloc(n, sizeof(*ops));
+	char (*keys)[120] = calloc(n, sizeof(*keys));
+	struct shelter_err err;
+	size_t k = 0;
+	int rc = ops != NULL && keys != NULL ? 0 : shelter_err_set(&err, SHELTER_E_NOMEM,
+								   "out of memory");
 
-	snprintf(suffix, sizeof(suffix), "/%" PRIu64, w->height);
-	hex_key(key, sizeof(key), "block/", w->handle, suffix);
-	rc = fs_block_encode(w, &val, &len, err);
+	for (size_t j = 0; rc == 0 && j < n; j++) {
+		char suffix[32];
+
+		snprintf(suffix, sizeof(suffix), "/%" PRIu64, rs[j]->w->height);
+		hex_key(keys[j], sizeof(keys[j]), "block/", rs[j]->w->handle, suffix);
+		ops[j] = (struct fresh_store_op){ .key = keys[j], .val = rs[j]->block,
+						  .len = rs[j]->block_len };
+	}
 	if (rc == 0)
-		rc = fresh_store_put(c->store, key, val, len, 0, NULL, err);
-	/* the same block again (a client's retry) is fine; another is not */
-	if (rc == SHELTER_E_CONFLICT && fresh_store_get(c->store, key, &old, &olen, &version,
-							NULL) == 0 &&
-	    olen == len && memcmp(old, val, len) == 0)
-		rc = 0;
-	else if (rc == SHELTER_E_CONFLICT)
-		rc = shelter_err_set(err, SHELTER_E_CONFLICT, "height %" PRIu64 " already holds "
-				     "another state", w->height);
-	free(val);
-	free(old);
-	return rc;
-}
-
-/* Rounds for the writes rs (distinct handles), then their certificates: remembered
- * at once, copied into certs[] (counts in ncert[]) for the store. Caller holds c->mu
- * and has refreshed the view. */
-static void run_writes(struct fresh_coord *c, struct wreq *const *rs, size_t n,
-		       struct fr_receipt (*certs)[FR_VIEW_MAX], size_t *ncert)
-{
-
+		rc = fresh_store_put_many(c->store, ops, n, 1, &err);
 	for (size_t j = 0; j < n; j++) {
 		struct wreq *r = rs[j];
+		uint8_t *old = NULL;
+		size_t olen = 0;
 		uint64_t version;
 
+		r->rc = rc < 0 ? rc : ops[j].rc;
+		if (rc < 0)
+			r->err = err;
+		else if (r->rc == SHELTER_E_CONFLICT &&
+			 fresh_store_get(c->store, keys[j], &old, &olen, &version, NULL) == 0 &&
+			 olen == r->block_len && memcmp(old, r->block, olen) == 0)
+			r->rc = 0;
+		else if (r->rc == SHELTER_E_CONFLICT)
+			r->rc = shelter_err_set(&r->err, SHELTER_E_CONFLICT, "height %" PRIu64
+						" already holds another state", r->w->height);
+		else if (r->rc < 0)
+			shelter_err_set(&r->err, r->rc, "store: block '%s'", keys[j]);
+		free(old);
+		if (r->rc == 0)
+			ok[k++] = r;
+	}
+	free(ops);
+	free(keys);
+	return k;
+}
+
+/* The certificate of the height below an append, for endorsers that need it (§4.3):
+ * the newest this coordinator made (memory, then the saver's queue), else the
+ * store's; one of an earlier view is replaced by the store's (a reconfiguration
+ * stored the new view's INIT certificates). Caller holds c->mu: the rounds before
+ * have kept theirs. */
+static void find_prev(struct fresh_coord *c, struct wreq *r)
+{
+	uint64_t version;
+
+	if (r->type != FS_APPEND)
+		return;
+	if (certmem_get(c, r->w->handle, &r->prev) == 0 &&
+	    (r->prev.r[0].entry.height != r->w->height - 1 ||
+	     memcmp(r->prev.r[0].view, c->view.digest, FR_HASH) != 0))
+		fs_receipts_free(&r->prev);
+	if (r->prev.count == 0 && pending_get(c, r->w->handle, &r->prev) == 0 &&
+	    (r->prev.r[0].entry.height != r->w->height - 1 ||
+	     memcmp(r->prev.r[0].view, c->view.digest, FR_HASH) != 0))
+		fs_receipts_free(&r->prev);
+	if (r->prev.count == 0 &&
+	    (load_cert(c, r->w->handle, &r->prev, &version) < 0 || r->prev.count == 0 ||
+	     r->prev.r[0].entry.height != r->w->height - 1))
+		fs_receipts_free(&r->prev);
+}
+
+/* Rounds for the writes rs (distinct handles, blocks stored); each write's receipts
+ * end in r->got. The tails f + 1 endorsers agree on are copied out, unverified, as
+ * candidate certificates: *made (malloc'd, count returned) for keep_certs. Caller
+ * holds c->mu and has refreshed the view. */
+static size_t run_writes(struct fresh_coord *c, struct wreq *const *rs, size_t n,
+			 struct pending_cert ***made)
+{
+	size_t k = 0;
+
+	for (size_t j = 0; j < n; j++) {
 		for (unsigned i = 0; i < c->view.n; i++) {
-			r->ok[i] = 0;
-			r->status[i] = SHELTER_E_NET;
+			rs[j]->ok[i] = 0;
+			rs[j]->status[i] = SHELTER_E_NET;
 		}
-		/* a remembered certificate of an earlier view: the store has the new
-		 * view's (a reconfiguration stored its INIT certificates) */
-		if (r->prev.count > 0 && memcmp(r->prev.r[0].view, c->view.digest, FR_HASH) != 0) {
-			fs_receipts_free(&r->prev);
-			if (load_cert(c, r->w->handle, &r->prev, &version) < 0 ||
-			    r->prev.count == 0 || r->prev.r[0].entry.height != r->w->height - 1)
-				fs_receipts_free(&r->prev);
-		}
+		find_prev(c, rs[j]);
 	}
 	batch_round(c, rs, n, 0);
 	batch_round(c, rs, n, 1); /* lagging endorsers, if any */
 	c->batches++;
-	for (size_t j = 0; j < n; j++) {
-		ncert[j] = quorum(c, rs[j], certs[j]);
-		if (ncert[j] > 0)
-			certmem_put(c, certs[j], ncert[j], 0);
-		c->appends++;
+	c->appends += n;
+	*made = calloc(n, sizeof(**made));
+	for (size_t j = 0; *made != NULL && j < n; j++) {
+		struct fr_receipt cert[FR_VIEW_MAX];
+		size_t m = quorum(c, rs[j], cert);
+		struct pending_cert *p = m > 0 ? malloc(sizeof(*p) + m * sizeof(cert[0])) : NULL;
+
+		if (p == NULL)
+			continue;
+		memcpy(p->r, cert, m * sizeof(cert[0]));
+		p->n = m;
+		(*made)[k++] = p;
 	}
+	return k;
+}
+
+/* After the writers are answered: each candidate certificate checked (§3.4; a round's
+ * batch signatures are verified once, through c->sigs), then remembered for the
+ * handle's next append and queued for the store, which serves other coordinators
+ * and restarts, not this round's acknowledgement. Takes made. Caller holds c->mu. */
+static void keep_certs(struct fresh_coord *c, struct pending_cert **made, size_t n)
+{
+	for (size_t j = 0; j < n; j++) {
+		struct pending_cert *p = made[j];
+		const struct fr_entry *e = &p->r[0].entry;
+
+		if (fr_cert_check_cached(&c->view, p->r, p->n, e->handle, e->height, e->tail,
+					 c->sigs, NULL) < 0) {
+			free(p);
+			continue;
+		}
+		certmem_put(c, p->r, p->n, 0);
+		save_cert_later(c, p);
+	}
+	free(made);
 }
 
 /* Take writes off the queue for one round: one per handle (a second write of a handle
@@ -533,24 +748,24 @@ static size_t take_round(struct fresh_coord *c, struct wreq **rs, size_t max)
 }
 
 /* Group commit: the first writer to find no round running runs rounds for everyone
- * queued until the queue is empty; the others wait for their result. */
+ * queued until the queue is empty (each round: the blocks in one transaction, then
+ * one batch per endorser); the others wait for their result. */
 static int submit(struct fresh_coord *c, struct wreq *r, struct shelter_err *err)
 {
-	struct wreq *rs[FRESH_ROUND_MAX];
-	size_t ncert[FRESH_ROUND_MAX];
-	struct fr_receipt (*certs)[FR_VIEW_MAX] = malloc(FRESH_ROUND_MAX * sizeof(*certs));
-	int rc = 0;
+	struct wreq **rs = malloc(2 * FRESH_ROUND_MAX * sizeof(*rs)), **ok = rs + FRESH_ROUND_MAX;
 
-	if (certs == NULL)
+	if (rs == NULL)
 		return shelter_err_set(err, SHELTER_E_NOMEM, "out of memory");
 	pthread_mutex_lock(&c->qmu);
 	r->next = c->queue;
 	c->queue = r;
 	while (!r->done) {
-		size_t n;
+		struct pending_cert **made = NULL;
+		size_t n, k, nmade = 0;
+		int rc;
 
 		if (c->leading) {
-			pthread_cond_wait(&c->qcond, &c->qmu);
+			pthread_cond_wait(&r->cv, &c->qmu);
 			continue;
 		}
 		c->leading = 1;
@@ -558,28 +773,37 @@ static int submit(struct fresh_coord *c, struct wreq *r, struct shelter_err *err
 		pthread_mutex_unlock(&c->qmu);
 		pthread_mutex_lock(&c->mu);
 		rc = refresh_view(c, err);
-		if (rc == 0)
-			run_writes(c, rs, n, certs, ncert);
+		for (size_t j = 0; rc < 0 && j < n; j++) {
+			rs[j]->rc = rc;
+			shelter_err_set(&rs[j]->err, rc, "no current view: %s", err->msg);
+		}
+		k = rc == 0 ? put_blocks(c, rs, n, ok) : 0;
+		if (k > 0)
+			nmade = run_writes(c, ok, k, &made);
+		/* answer the writers first (their clients check the receipts), then keep
+		 * the certificates before the next round, which needs them */
+		pthread_mutex_lock(&c->qmu);
+		for (size_t j = 0; j < n; j++) {
+			rs[j]->done = 1;
+			pthread_cond_signal(&rs[j]->cv);
+		}
+		pthread_mutex_unlock(&c->qmu);
+		keep_certs(c, made, nmade);
 		pthread_mutex_unlock(&c->mu);
 		pthread_mutex_lock(&c->qmu);
-		for (size_t j = 0; j < n; j++)
-			rs[j]->done = rc == 0 ? 1 : -1;
 		c->leading = 0;
-		pthread_cond_broadcast(&c->qcond);
-		pthread_mutex_unlock(&c->qmu);
-		/* the writers answer their clients meanwhile: a certificate in the store
-		 * serves other coordinators and restarts, not this round's acknowledgement */
-		for (size_t j = 0; rc == 0 && j < n; j++) {
-			if (ncert[j] > 0) {
-				save_cert(c, certs[j], ncert[j]);
-				certmem_put(c, certs[j], ncert[j], 1);
-			}
-		}
-		pthread_mutex_lock(&c->qmu);
+		/* one waiting writer leads next: waking them all would only put them back
+		 * to sleep */
+		if (c->queue != NULL)
+			pthread_cond_signal(&c->queue->cv);
 	}
 	pthread_mutex_unlock(&c->qmu);
-	free(certs);
-	return r->done < 0 ? shelter_err_set(err, SHELTER_E_NET, "no current view") : 0;
+	free(rs);
+	if (r->rc < 0) {
+		*err = r->err;
+		return r->rc;
+	}
+	return 0;
 }
 
 static int do_write(struct fresh_coord *c, uint8_t type, const struct fs_write *w,
@@ -587,7 +811,6 @@ static int do_write(struct fresh_coord *c, uint8_t type, const struct fs_write *
 {
 	struct wreq *r = calloc(1, sizeof(*r));
 	uint8_t digest[FR_HASH];
-	uint64_t version;
 	int rc = r != NULL ? 0 : shelter_err_set(err, SHELTER_E_NOMEM, "out of memory");
 
 	if (rc == 0 && (SHA256(w->blob, w->blob_len, digest) == NULL ||
@@ -595,27 +818,23 @@ static int do_write(struct fresh_coord *c, uint8_t type, const struct fs_write *
 		rc = shelter_err_set(err, SHELTER_E_INVAL, "the digest is not SHA-256 of the "
 				     "state (§6.1)");
 	if (rc == 0)
-		rc = put_block(c, w, err);
+		rc = fs_block_encode(w, &r->block, &r->block_len, err);
 	if (rc == 0) {
 		r->type = type;
 		r->w = w;
-		/* the certificate of the height below, for endorsers that need it (§4.3) */
-		if (type == FS_APPEND && certmem_get(c, w->handle, &r->prev) == 0 &&
-		    r->prev.r[0].entry.height != w->height - 1)
-			fs_receipts_free(&r->prev);
-		if (type == FS_APPEND && r->prev.count == 0 &&
-		    (load_cert(c, w->handle, &r->prev, &version) < 0 || r->prev.count == 0 ||
-		     r->prev.r[0].entry.height != w->height - 1))
-			fs_receipts_free(&r->prev);
+		pthread_cond_init(&r->cv, NULL);
 		rc = submit(c, r, err);
+		pthread_cond_destroy(&r->cv);
 	}
 	if (rc == 0 && (out->r = calloc(FR_VIEW_MAX, sizeof(*out->r))) == NULL)
 		rc = shelter_err_set(err, SHELTER_E_NOMEM, "out of memory");
 	for (unsigned i = 0; rc == 0 && i < FR_VIEW_MAX; i++)
 		if (r->ok[i])
 			out->r[out->count++] = r->got[i];
-	if (r != NULL)
+	if (r != NULL) {
 		fs_receipts_free(&r->prev);
+		free(r->block);
+	}
 	free(r);
 	return rc;
 }
@@ -902,10 +1121,16 @@ int fresh_coord_new(struct fresh_store *store, struct fresh_coord **out, struct 
 	c->store = store;
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_mutex_init(&c->qmu, NULL);
-	pthread_cond_init(&c->qcond, NULL);
 	pthread_mutex_init(&c->cmu, NULL);
+	pthread_mutex_init(&c->smu, NULL);
+	pthread_cond_init(&c->scond, NULL);
 	for (unsigned i = 0; i < FR_VIEW_MAX; i++)
 		c->peers[i].fd = -1;
+	c->sigs = calloc(1, sizeof(*c->sigs));
+	if (c->sigs == NULL) {
+		fresh_coord_free(c);
+		return shelter_err_set(err, SHELTER_E_NOMEM, "out of memory");
+	}
 	*out = c;
 	return 0;
 }
@@ -914,14 +1139,22 @@ void fresh_coord_free(struct fresh_coord *c)
 {
 	if (c == NULL)
 		return;
+	pthread_mutex_lock(&c->smu); /* the saver stores what is pending, then ends */
+	c->closing = 1;
+	pthread_cond_signal(&c->scond);
+	pthread_mutex_unlock(&c->smu);
+	if (c->saver_running)
+		pthread_join(c->saver, NULL);
 	for (unsigned i = 0; i < FR_VIEW_MAX; i++)
 		peer_close(&c->peers[i]);
 	fresh_store_close(c->store);
 	free(c->view_body);
 	pthread_mutex_destroy(&c->mu);
 	pthread_mutex_destroy(&c->qmu);
-	pthread_cond_destroy(&c->qcond);
 	pthread_mutex_destroy(&c->cmu);
+	pthread_mutex_destroy(&c->smu);
+	pthread_cond_destroy(&c->scond);
+	free(c->sigs);
 	for (size_t i = 0; i < CERTMEM_SLOTS; i++)
 		free(c->certs[i].r);
 	free(c);
@@ -1036,20 +1269,32 @@ static int init_all(struct joiner *js, size_t n, const struct fw_init_req *req,
 static void save_init_certs(struct fresh_coord *c, const struct fr_batch *inits, size_t n,
 			    unsigned quorum)
 {
-	struct fr_receipt r[FR_VIEW_MAX];
+	struct pending_cert **ps;
+	size_t m = 0;
 
-	if (n < quorum)
+	if (n < quorum || inits[0].count == 0)
 		return;
-	for (uint32_t e = 0; e < inits[0].count; e++) {
-		size_t k = 0;
+	ps = calloc(inits[0].count, sizeof(*ps));
+	for (uint32_t e = 0; ps != NULL && e < inits[0].count; e++) {
+		struct pending_cert *p = malloc(sizeof(*p) + quorum * sizeof(p->r[0]));
 
-		for (size_t i = 0; i < n && k < quorum; i++)
+		if (p == NULL)
+			break;
+		p->n = 0;
+		for (size_t i = 0; i < n && p->n < quorum; i++)
 			if (inits[i].count == inits[0].count &&
-			    fr_batch_receipt(&inits[i], e, &r[k], NULL) == 0)
-				k++;
-		if (k == quorum)
-			save_cert(c, r, k);
+			    fr_batch_receipt(&inits[i], e, &p->r[p->n], NULL) == 0)
+				p->n++;
+		if (p->n == quorum)
+			ps[m++] = p;
+		else
+			free(p);
 	}
+	if (m > 0)
+		save_certs(c, ps, m, 1);
+	for (size_t i = 0; i < m; i++)
+		free(ps[i]);
+	free(ps);
 }
 
 static int put_view(struct fresh_coord *c, const struct fs_view_rec *vr, uint64_t number,

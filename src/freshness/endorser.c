@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/signer.h"
 #include "freshness/endorser.h"
 #include "util/buf.h"
 
@@ -19,7 +20,7 @@ struct slot {
 };
 
 struct endorser {
-	uint8_t *priv; /* Ed25519 seed, secret memory */
+	struct shelter_signer *key; /* Ed25519, drawn at start; secret memory */
 	uint8_t pub[FR_PUB];
 	enum endorser_phase phase;
 	uint8_t *view_body; /* owned; view.quotes point into it */
@@ -103,6 +104,7 @@ static void clear_table(struct endorser *e)
 int endorser_new(struct endorser **out, struct shelter_err *err)
 {
 	struct endorser *e = calloc(1, sizeof(*e));
+	uint8_t *priv = NULL;
 	int rc = SHELTER_E_NOMEM;
 
 	*out = NULL;
@@ -110,17 +112,22 @@ int endorser_new(struct endorser **out, struct shelter_err *err)
 		return shelter_err_set(err, rc, "endorser: out of memory");
 	e->cap = 64;
 	e->slots = calloc(e->cap, sizeof(*e->slots));
-	e->priv = shelter_secret_alloc(SHELTER_ED25519_PRIV_SIZE);
+	priv = shelter_secret_alloc(SHELTER_ED25519_PRIV_SIZE);
 	e->sigs = calloc(1, sizeof(*e->sigs));
-	if (e->slots == NULL || e->priv == NULL || e->sigs == NULL) {
+	if (e->slots == NULL || priv == NULL || e->sigs == NULL) {
 		shelter_err_set(err, rc, "endorser: out of memory");
 		goto out;
 	}
-	/* §4.1: a key of its own at every start, so a restart is a new identity */
-	rc = shelter_ed25519_keygen(e->pub, e->priv, err);
+	/* §4.1: a key of its own at every start, so a restart is a new identity; held
+	 * ready to sign (the seed is wiped here) */
+	rc = shelter_ed25519_keygen(e->pub, priv, err);
+	if (rc == 0)
+		rc = shelter_signer_new(priv, &e->key, err);
 	if (rc == 0)
 		rc = shelter_random_bytes(e->hash_key, sizeof(e->hash_key), err);
 out:
+	if (priv != NULL)
+		shelter_secret_free(priv, SHELTER_ED25519_PRIV_SIZE);
 	if (rc < 0) {
 		endorser_free(e);
 		return rc;
@@ -133,8 +140,7 @@ void endorser_free(struct endorser *e)
 {
 	if (e == NULL)
 		return;
-	if (e->priv != NULL)
-		shelter_secret_free(e->priv, SHELTER_ED25519_PRIV_SIZE);
+	shelter_signer_free(e->key);
 	free(e->view_body);
 	free(e->slots);
 	free(e->sigs);
@@ -162,11 +168,18 @@ static int sign(struct endorser *e, uint8_t kind, const uint8_t nonce[FR_HASH],
 		struct fr_batch *out, struct shelter_err *err)
 {
 	static const uint8_t zero[FR_HASH];
+	int rc;
 
 	out->kind = kind;
 	memcpy(out->view, e->view.digest, FR_HASH);
 	memcpy(out->nonce, nonce != NULL ? nonce : zero, FR_HASH);
-	return fr_batch_sign(out, e->priv, err);
+	rc = fr_batch_sign_with(out, e->key, err);
+	if (rc < 0)
+		return rc;
+	/* its own signature needs no check when a certificate brings it back (§4.3) */
+	if (kind == FR_KIND_APPEND || kind == FR_KIND_INIT)
+		(void)fr_sigcache_add_batch(e->sigs, out);
+	return 0;
 }
 
 static int by_handle(const void *a, const void *b)

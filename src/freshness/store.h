@@ -31,6 +31,25 @@ int fresh_store_get(struct fresh_store *s, const char *key, uint8_t **val, size_
 int fresh_store_put(struct fresh_store *s, const char *key, const uint8_t *val, size_t len,
 		    uint64_t expect, uint64_t *version, struct shelter_err *err);
 
+/* Several compare-and-swaps written together (§5: the blocks of one round, the
+ * certificates of a round). Each op is its own swap: op->rc gets 0 (op->version the
+ * new version) or SHELTER_E_CONFLICT, and one op's conflict does not stop the others.
+ * On SQLite they share one transaction, hence one fsync. durable = 0 lets the
+ * backend skip the flush: such writes survive a crash of the process but may be lost
+ * with the machine until a later durable put (SQLite WAL: the next fsync of the log
+ * carries them); etcd's puts are always durable. Returns < 0 (every op->rc set to it)
+ * when the store failed; then any op may or may not have happened. */
+struct fresh_store_op {
+	const char *key;
+	const uint8_t *val;
+	size_t len;
+	uint64_t expect;
+	uint64_t version; /* out */
+	int rc;		  /* out */
+};
+int fresh_store_put_many(struct fresh_store *s, struct fresh_store_op *ops, size_t n, int durable,
+			 struct shelter_err *err);
+
 /* The etcd backend (store_etcd.c), behind the functions above and internal to them:
  * endpoints is the spec after "etcd:", "http://HOST:PORT[,http://HOST:PORT...]".
  * Each function keeps the contract of its fresh_store_ counterpart. */

@@ -21,6 +21,7 @@
 #include <openssl/rand.h>
 
 #include "shelter/crypto.h"
+#include "crypto/signer.h"
 
 /* EVP update calls take an int length: larger buffers go in pieces of this size. */
 #define CHUNK_SIZE ((size_t)1 << 30)
@@ -561,6 +562,66 @@ int shelter_ed25519_sign(const uint8_t priv[SHELTER_ED25519_PRIV_SIZE], const vo
 	}
 	EVP_MD_CTX_free(md);
 	EVP_PKEY_free(pkey);
+	return rc;
+}
+
+struct shelter_signer {
+	EVP_PKEY *pkey; /* ECX keys keep the private half in secure, cleared memory */
+	uint8_t pub[SHELTER_ED25519_PUB_SIZE];
+};
+
+int shelter_signer_new(const uint8_t priv[SHELTER_ED25519_PRIV_SIZE], struct shelter_signer **out,
+		       struct shelter_err *err)
+{
+	struct shelter_signer *s;
+	size_t pub_size = SHELTER_ED25519_PUB_SIZE;
+
+	*out = NULL;
+	if (priv == NULL)
+		return inval(err, "Ed25519 signer", "NULL argument");
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return shelter_err_set(err, SHELTER_E_NOMEM, "Ed25519 signer: out of memory");
+	s->pkey = ed25519_private_key(priv);
+	if (s->pkey == NULL || EVP_PKEY_get_raw_public_key(s->pkey, s->pub, &pub_size) != 1 ||
+	    pub_size != SHELTER_ED25519_PUB_SIZE) {
+		shelter_signer_free(s);
+		return ossl_fail(err, "Ed25519 signer");
+	}
+	*out = s;
+	return 0;
+}
+
+void shelter_signer_free(struct shelter_signer *s)
+{
+	if (s == NULL)
+		return;
+	EVP_PKEY_free(s->pkey);
+	free(s);
+}
+
+void shelter_signer_public(const struct shelter_signer *s, uint8_t pub[SHELTER_ED25519_PUB_SIZE])
+{
+	memcpy(pub, s->pub, SHELTER_ED25519_PUB_SIZE);
+}
+
+int shelter_signer_sign(struct shelter_signer *s, const void *msg, size_t size,
+			uint8_t sig[SHELTER_ED25519_SIG_SIZE], struct shelter_err *err)
+{
+	EVP_MD_CTX *md;
+	size_t sig_size = SHELTER_ED25519_SIG_SIZE;
+	int rc = 0;
+
+	if (s == NULL || sig == NULL || bad_buf(msg, size))
+		return inval(err, "Ed25519 sign", "NULL argument");
+	md = EVP_MD_CTX_new();
+	if (md == NULL || EVP_DigestSignInit(md, NULL, NULL, NULL, s->pkey) != 1 ||
+	    EVP_DigestSign(md, sig, &sig_size, nonnull(msg), size) != 1 ||
+	    sig_size != SHELTER_ED25519_SIG_SIZE) {
+		OPENSSL_cleanse(sig, SHELTER_ED25519_SIG_SIZE);
+		rc = ossl_fail(err, "Ed25519 sign");
+	}
+	EVP_MD_CTX_free(md);
 	return rc;
 }
 

@@ -102,6 +102,10 @@ struct fr_sigcache {
 /* fr_receipt_verify, consulting and filling cache (may be NULL). */
 int fr_receipt_verify_cached(const struct fr_receipt *r, struct fr_sigcache *cache,
 			     struct shelter_err *err);
+struct fr_batch;
+/* Enter b's signature as verified, without verifying it: for a batch the caller
+ * signed itself or has verified (fr_batch_verify). 0, or < 0 when b is malformed. */
+int fr_sigcache_add_batch(struct fr_sigcache *cache, const struct fr_batch *b);
 
 /* An endorser's signed answer (§8 `batch`): every entry, and the signature over
  * their root. entries is malloc'd and owned by the batch (fr_batch_free). LOCK and
@@ -120,6 +124,9 @@ void fr_batch_free(struct fr_batch *b);
  * seed priv; fills b->pub. */
 int fr_batch_sign(struct fr_batch *b, const uint8_t priv[SHELTER_ED25519_PRIV_SIZE],
 		  struct shelter_err *err);
+/* The same with a key held ready (src/lib/crypto/signer.h): no key setup per batch. */
+struct shelter_signer;
+int fr_batch_sign_with(struct fr_batch *b, struct shelter_signer *key, struct shelter_err *err);
 /* Root and signature check: 0, SHELTER_E_INTEGRITY. */
 int fr_batch_verify(const struct fr_batch *b, struct shelter_err *err);
 /* The receipt of entry index (its inclusion proof computed here). */
