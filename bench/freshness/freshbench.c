@@ -12,7 +12,14 @@
  *         block fetched and checked: §6.2).
  * store:  each thread does compare-and-swap puts of B bytes on a key of its own: the
  *         store alone, the floor under an append.
- * Prints one line: mode clients ops ops/s p50_ms p99_ms max_ms. */
+ * Prints one line: mode clients ops ops/s p50_ms p99_ms max_ms.
+ *
+ *   freshbench --mode soak --count N --service ... (one client, one handle)
+ *
+ * soak:   N appends one after the other on one handle (the wear an NVRAM counter
+ *         would suffer): a line per twentieth of the run, "soak HEIGHT ops/s p50_ms
+ *         p99_ms max_ms" of that window, then "soak-summary N first_p50 last_p50
+ *         ratio", the ratio of the last window's median latency to the first's. */
 #include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -34,6 +41,7 @@ struct cfg {
 	uint8_t genesis[FR_HASH];
 	unsigned clients, seconds;
 	size_t state_bytes;
+	uint64_t count; /* soak */
 	struct fresh_store *store;
 	double start, stop;
 };
@@ -92,6 +100,54 @@ static void run_store(struct worker *w, uint8_t *state)
 	}
 }
 
+static int cmp_double(const void *a, const void *b);
+
+/* One window of the soak: its line, and its median for the summary. */
+static double soak_window(double *lat, size_t n, uint64_t height, double secs)
+{
+	qsort(lat, n, sizeof(*lat), cmp_double);
+	printf("soak %llu %.1f %.3f %.3f %.3f\n", (unsigned long long)height, (double)n / secs,
+	       lat[n / 2], lat[(size_t)((double)n * 0.99)], lat[n - 1]);
+	fflush(stdout);
+	return lat[n / 2];
+}
+
+static void run_soak(struct worker *w, struct fresh_client *c, const uint8_t handle[FR_HASH],
+		     uint8_t tail[FR_HASH], uint8_t *state)
+{
+	uint64_t win = w->cfg->count / 20 ? w->cfg->count / 20 : 1;
+	double *lat = malloc(win * sizeof(*lat)), t_win = now(), first = 0, last = 0;
+	struct shelter_err err;
+	size_t n = 0;
+
+	if (lat == NULL)
+		abort();
+	for (uint64_t h = 1; h <= w->cfg->count && !w->failed; h++) {
+		double t0 = now();
+
+		memcpy(state, &h, sizeof(h) < w->cfg->state_bytes ? sizeof(h) : 2);
+		if (fresh_client_append(c, handle, h, tail, state, w->cfg->state_bytes, tail,
+					&err) < 0) {
+			fail(w, "append", &err);
+			break;
+		}
+		lat[n++] = (now() - t0) * 1000.0;
+		if (n == win || h == w->cfg->count) {
+			double t = now();
+
+			last = soak_window(lat, n, h, t - t_win);
+			if (first == 0)
+				first = last;
+			n = 0;
+			t_win = t;
+		}
+	}
+	if (!w->failed)
+		printf("soak-summary %llu %.3f %.3f %.2f\n", (unsigned long long)w->cfg->count,
+		       first, last, first > 0 ? last / first : 0.0);
+	free(lat);
+}
+
 static void run_client(struct worker *w, uint8_t *state)
 {
 	struct fresh_client *c = NULL;
@@ -104,6 +160,11 @@ static void run_client(struct worker *w, uint8_t *state)
 	    fresh_client_open(w->cfg->service, w->cfg->genesis, &w->cfg->policy, &c, &err) < 0 ||
 	    fresh_client_create(c, handle, state, w->cfg->state_bytes, tail, &err) < 0) {
 		fail(w, "start", &err);
+		fresh_client_close(c);
+		return;
+	}
+	if (strcmp(w->cfg->mode, "soak") == 0) {
+		run_soak(w, c, handle, tail, state);
 		fresh_client_close(c);
 		return;
 	}
@@ -157,7 +218,8 @@ static int parse(int argc, char **argv, struct cfg *cfg)
 		{ "clients", required_argument, NULL, 'c' }, { "seconds", required_argument, NULL, 't' },
 		{ "state-bytes", required_argument, NULL, 'b' },
 		{ "provider", required_argument, NULL, 'p' },
-		{ "endorser-measurement", required_argument, NULL, 'M' }, { NULL, 0, NULL, 0 },
+		{ "endorser-measurement", required_argument, NULL, 'M' },
+		{ "count", required_argument, NULL, 'n' }, { NULL, 0, NULL, 0 },
 	};
 	int o;
 
@@ -174,6 +236,7 @@ static int parse(int argc, char **argv, struct cfg *cfg)
 		case 't': cfg->seconds = (unsigned)atoi(optarg); break;
 		case 'b': cfg->state_bytes = (size_t)atol(optarg); break;
 		case 'p': cfg->provider = optarg; break;
+		case 'n': cfg->count = strtoull(optarg, NULL, 10); break;
 		case 'M':
 			if (shelter_unhex(optarg, cfg->measurement, SHELTER_MEASUREMENT_SIZE) < 0)
 				return -1;
@@ -181,6 +244,9 @@ static int parse(int argc, char **argv, struct cfg *cfg)
 		default: return -1;
 		}
 	}
+	if (cfg->mode != NULL && strcmp(cfg->mode, "soak") == 0 && (cfg->count == 0 ||
+								  cfg->clients != 1))
+		return -1;
 	if (cfg->mode == NULL || cfg->clients == 0 || cfg->clients > MAX_CLIENTS ||
 	    cfg->seconds == 0 || cfg->state_bytes < 2 ||
 	    (strcmp(cfg->mode, "store") == 0 ? cfg->store_spec == NULL
@@ -230,7 +296,9 @@ int main(int argc, char **argv)
 	if (parse(argc, argv, &cfg) < 0) {
 		fprintf(stderr, "usage: freshbench --mode append|read|store (--service HOST:PORT "
 				"--genesis HEX | --store SPEC) [--clients N] [--seconds S] "
-				"[--state-bytes B]\n");
+				"[--state-bytes B]\n"
+				"       freshbench --mode soak --count N --service HOST:PORT "
+				"--genesis HEX ...\n");
 		return 2;
 	}
 	if (cfg.provider != NULL && load_policy(&cfg, &err) < 0) {
@@ -255,6 +323,8 @@ int main(int argc, char **argv)
 		}
 		total += ws[i].n;
 	}
+	if (strcmp(cfg.mode, "soak") == 0)
+		return 0;
 	all = malloc((total ? total : 1) * sizeof(*all));
 	total = 0;
 	for (unsigned i = 0; i < cfg.clients; i++) {

@@ -1,6 +1,5 @@
 /* The freshness client: docs/protocols/freshness.md §3.3 (the view ledger), §6. */
 #include <inttypes.h>
-#include <openssl/sha.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -305,7 +304,7 @@ static int write_state(struct fresh_client *c, uint8_t type, const uint8_t handl
 	memcpy(w.handle, handle, FR_HASH);
 	if (prev != NULL)
 		memcpy(w.prev, prev, FR_HASH);
-	if (SHA256(state, len, w.digest) == NULL)
+	if (shelter_sha256(state, len, w.digest, NULL) < 0)
 		return shelter_err_set(err, SHELTER_E_CRYPTO, "SHA-256 failed");
 	rc = height == 0 ? fr_tail_genesis(handle, w.digest, tail)
 			 : fr_tail_next(prev, height, w.digest, tail);
@@ -419,7 +418,7 @@ static int check_block(const uint8_t *raw, size_t len, const uint8_t handle[FR_H
 	uint8_t digest[FR_HASH];
 	int rc = fs_block_decode(raw, len, w, err);
 
-	if (rc == 0 && (SHA256(w->blob, w->blob_len, digest) == NULL ||
+	if (rc == 0 && (shelter_sha256(w->blob, w->blob_len, digest, NULL) < 0 ||
 			memcmp(digest, w->digest, FR_HASH) != 0))
 		rc = shelter_err_set(err, SHELTER_E_INTEGRITY, "the stored state at height %" PRIu64
 				     " does not match its digest", height);

@@ -2,7 +2,6 @@
  * repeat or reorder anything, and clients and endorsers check all that matters. */
 #include <errno.h>
 #include <inttypes.h>
-#include <openssl/sha.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -10,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "freshness/coordinator.h"
@@ -26,10 +26,20 @@
 #define FRESH_ROUND_MAX 1024 /* writes in one round */
 #define CERTMEM_SLOTS 1024
 
+/* A round waits for every endorser, but not for long once f + 1 have answered: a
+ * hung or partitioned member (no reset, no answer) must not stall every round for
+ * DIAL_MS. The rest get LATE_MS, or as long again as the quorum took if that is
+ * longer (a loaded machine is slow, not faulty); one that misses it is dropped and
+ * left alone for BACKOFF_MS, and catches up later (§5: STALE, then certify). */
+#define LATE_MS 50
+#define BACKOFF_MS 500
+#define REDIAL_MS 5000 /* after a failed dial: a dead host costs a connect timeout */
+
 struct peer {
 	uint8_t pub[FR_PUB];
 	char addr[128];
 	int fd;
+	int64_t retry_at; /* ms (monotonic): no dial before, after a failure */
 };
 
 struct fresh_coord {
@@ -91,49 +101,147 @@ static void peer_close(struct peer *p)
 	p->fd = -1;
 }
 
-/* Send a request to every peer, then read every answer: one round trip for all.
- * ans[i] NULL where a peer failed (its connection is dropped and redialled next
- * time). Caller holds c->mu. */
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Drop a peer's connection and leave it alone for a while. */
+static void peer_fail(struct peer *p)
+{
+	peer_close(p);
+	p->retry_at = mono_ms() + BACKOFF_MS;
+}
+
+/* Whether a peer without a connection is still left alone after a failure. */
+static int backing_off(const struct peer *p)
+{
+	return p->fd < 0 && mono_ms() < p->retry_at;
+}
+
+/* Send body to peer i (dialled when needed); 1 when sent. */
+static int send_one(struct fresh_coord *c, unsigned i, uint8_t type, const uint8_t *body,
+		    size_t len)
+{
+	struct peer *p = &c->peers[i];
+
+	if (p->fd < 0 && fresh_dial(p->addr, DIAL_MS, &p->fd, NULL) < 0) {
+		p->retry_at = mono_ms() + REDIAL_MS;
+		return 0;
+	}
+	if (fw_send(p->fd, type, body, len, NULL) < 0) {
+		peer_fail(p);
+		return 0;
+	}
+	return 1;
+}
+
+/* Read peer i's answer into ans/alen/codes; 1 when it is a success. */
+static int read_one(struct fresh_coord *c, unsigned i, uint8_t type, uint8_t **ans, size_t *alen,
+		    int *codes)
+{
+	char msg[FW_MESSAGE_MAX];
+	uint8_t t = 0;
+
+	if (fw_recv(c->peers[i].fd, &t, &ans[i], &alen[i], NULL) < 0) {
+		peer_fail(&c->peers[i]);
+		return 0;
+	}
+	if (t == (type | FW_ANSWER)) {
+		codes[i] = 0;
+		return 1;
+	}
+	if (t != FW_ERROR || fw_error_decode(ans[i], alen[i], &codes[i], msg, sizeof(msg)) < 0)
+		codes[i] = SHELTER_E_MALFORMED;
+	free(ans[i]);
+	ans[i] = NULL;
+	return 0;
+}
+
+/* Read answers as they come until none is pending, the deadline, or *late: set to
+ * LATE_MS (or as long again as the quorum took) after f + 1 successes. */
+static void wait_answers(struct fresh_coord *c, uint8_t type, int *waiting, int *npending,
+			 int *ok, int64_t start, int64_t deadline, int64_t *late, uint8_t **ans,
+			 size_t *alen, int *codes)
+{
+	while (*npending > 0) {
+		struct pollfd pf[FR_VIEW_MAX];
+		unsigned idx[FR_VIEW_MAX], m = 0;
+		int64_t now = mono_ms(), until = *late >= 0 ? *late : deadline;
+
+		if (now >= until)
+			break;
+		for (unsigned i = 0; i < c->view.n; i++)
+			if (waiting[i]) {
+				pf[m] = (struct pollfd){ .fd = c->peers[i].fd, .events = POLLIN };
+				idx[m++] = i;
+			}
+		if (poll(pf, m, (int)(until - now)) < 0 && errno != EINTR)
+			break;
+		for (unsigned k = 0; k < m; k++) {
+			if (pf[k].revents == 0)
+				continue;
+			waiting[idx[k]] = 0;
+			(*npending)--;
+			*ok += read_one(c, idx[k], type, ans, alen, codes);
+		}
+		if (*late < 0 && *ok >= (int)fr_view_f(&c->view) + 1) {
+			int64_t took = mono_ms() - start;
+
+			*late = mono_ms() + (took > LATE_MS ? took : LATE_MS);
+		}
+	}
+}
+
+/* Send a request to every peer, then read the answers as they come: one round trip
+ * for all, over when every peer answered, or a while after f + 1 did. Peers backing
+ * off are asked too when the others gave no quorum. ans[i] NULL where a peer failed
+ * or was late (its connection is dropped). Caller holds c->mu. */
 static void round_trip(struct fresh_coord *c, uint8_t type, uint8_t *const *bodies,
 		       const size_t *lens, uint8_t **ans, size_t *alen, int *codes)
 {
-	int sent[FR_VIEW_MAX] = { 0 };
+	int waiting[FR_VIEW_MAX] = { 0 }, asked[FR_VIEW_MAX] = { 0 }, npending = 0, ok = 0;
+	int64_t start = mono_ms(), late = -1;
 
 	c->rounds++;
 	for (unsigned i = 0; i < c->view.n; i++) {
-		struct peer *p = &c->peers[i];
-
 		ans[i] = NULL;
 		alen[i] = 0;
 		codes[i] = SHELTER_E_NET;
-		if (bodies[i] == NULL)
-			continue;
-		if (p->fd < 0 && fresh_dial(p->addr, DIAL_MS, &p->fd, NULL) < 0)
-			continue;
-		if (fw_send(p->fd, type, bodies[i], lens[i], NULL) < 0)
-			peer_close(p);
-		else
-			sent[i] = 1;
+	}
+	for (int patient = 1; patient >= 0; patient--) {
+		int skipped = 0;
+
+		for (unsigned i = 0; i < c->view.n; i++) {
+			if (bodies[i] == NULL || asked[i])
+				continue;
+			if (patient && backing_off(&c->peers[i])) {
+				skipped++;
+				continue;
+			}
+			asked[i] = 1;
+			if (send_one(c, i, type, bodies[i], lens[i])) {
+				waiting[i] = 1;
+				npending++;
+			}
+		}
+		/* with peers left out, the others get a short while before they are asked */
+		wait_answers(c, type, waiting, &npending, &ok, start,
+			     patient && skipped > 0 ? mono_ms() + 4 * LATE_MS : mono_ms() + DIAL_MS,
+			     &late, ans, alen, codes);
+		if (ok >= (int)fr_view_f(&c->view) + 1 || skipped == 0)
+			break;
 	}
 	for (unsigned i = 0; i < c->view.n; i++) {
-		uint8_t t = 0;
-		char msg[FW_MESSAGE_MAX];
-
-		if (!sent[i])
+		if (!waiting[i])
 			continue;
-		if (fw_recv(c->peers[i].fd, &t, &ans[i], &alen[i], NULL) < 0) {
-			peer_close(&c->peers[i]);
-			continue;
-		}
-		if (t == (type | FW_ANSWER)) {
-			codes[i] = 0;
-		} else {
-			if (t != FW_ERROR || fw_error_decode(ans[i], alen[i], &codes[i], msg,
-							     sizeof(msg)) < 0)
-				codes[i] = SHELTER_E_MALFORMED;
-			free(ans[i]);
-			ans[i] = NULL;
-		}
+		/* late: its answer would arrive in the next round's place */
+		fresh_log("coordinator", "late", "endorser=%s waited_ms=%" PRId64 " retry_ms=%d",
+			  c->peers[i].addr, mono_ms() - start, BACKOFF_MS);
+		peer_fail(&c->peers[i]);
 	}
 }
 
@@ -152,6 +260,7 @@ static int load_addrs(struct fresh_coord *c, struct shelter_err *err)
 		hex_key(key, sizeof(key), "addr/", c->view.keys[i], "");
 		memcpy(c->peers[i].pub, c->view.keys[i], FR_PUB);
 		c->peers[i].fd = -1;
+		c->peers[i].retry_at = 0;
 		rc = fresh_store_get(c->store, key, &val, &len, &version, err);
 		if (rc == 0 && (len == 0 || len >= sizeof(c->peers[i].addr)))
 			rc = shelter_err_set(err, SHELTER_E_MALFORMED, "store: bad %s", key);
@@ -813,7 +922,7 @@ static int do_write(struct fresh_coord *c, uint8_t type, const struct fs_write *
 	uint8_t digest[FR_HASH];
 	int rc = r != NULL ? 0 : shelter_err_set(err, SHELTER_E_NOMEM, "out of memory");
 
-	if (rc == 0 && (SHA256(w->blob, w->blob_len, digest) == NULL ||
+	if (rc == 0 && (shelter_sha256(w->blob, w->blob_len, digest, NULL) < 0 ||
 			memcmp(digest, w->digest, FR_HASH) != 0))
 		rc = shelter_err_set(err, SHELTER_E_INVAL, "the digest is not SHA-256 of the "
 				     "state (§6.1)");

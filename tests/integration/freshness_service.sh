@@ -4,7 +4,8 @@
 # store refused (fail-stop, §6.3), a wrong genesis refused, appends through a minority
 # crash, a reconfiguration that replaces the crashed endorser without losing an
 # acknowledged append, a killed coordinator, and a lost majority; a write's pending
-# block finished by recovery (§6.3 step 4).
+# block finished by recovery (§6.3 step 4); a hung endorser dropped as late, and
+# brought up to date once back.
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
 S=${SHELTER:?set SHELTER to the shelter binary}
@@ -148,6 +149,31 @@ FE=(--service "$C_ADDR" --genesis "$G" --handle "$(printf '%064d' 15)" "${P[@]}"
 put_block "$(printf '%064d' 15)" 0 "$zero" pe0 "$other"
 expect corrupt_pending_create_ignored 1 'no such handle' "$S" freshness read "${FE[@]}"
 
+# --- a hung endorser (no reset, no answer) does not hold rounds up; once back it lags
+# behind and is brought up to date (§5: STALE, then certify and append) ----------------
+FH=(--service "$C_ADDR" --genesis "$G" --handle hung "${P[@]}")
+echo "hung 0" >h0
+expect hung_create 0 '^created height 0 ' "$S" freshness create "${FH[@]}" h0
+kill -STOP "${E_PID[3]}"
+for i in 1 2 3 4; do
+	echo "hung $i" >h$i
+	expect hung_append_$i 0 "^appended height $i " "$S" freshness append "${FH[@]}" h$i
+done
+if grep -q "late endorser=${E_ADDR[3]} " "coord$C_RUNS.log"; then pass hung_endorser_dropped_as_late
+else
+	fail hung_endorser_dropped_as_late "$(tail -5 "coord$C_RUNS.log")"
+fi
+kill -CONT "${E_PID[3]}"
+kill -STOP "${E_PID[1]}" # now the lagging one is needed for every quorum
+for i in 5 6 7; do
+	echo "hung $i" >h$i
+	expect lagging_endorser_catches_up_$i 0 "^appended height $i " "$S" freshness append \
+		"${FH[@]}" h$i
+done
+kill -CONT "${E_PID[1]}"
+expect hung_read 0 '^latest height 7 ' "$S" freshness read "${FH[@]}" --out got
+cmp -s got h7 && pass hung_read_state || fail hung_read_state
+
 # --- a minority crash, then its replacement (§7) ---------------------------------------
 kill -KILL "${E_PID[3]}"
 wait "${E_PID[3]}" 2>/dev/null
@@ -158,6 +184,9 @@ expect reconfigure 0 '^view 1$' "$S" freshness reconfigure --store sqlite:store.
 	--remove "$P3" --add "${E_ADDR[4]}"
 expect read_after_reconfigure 0 '^latest height 4 ' "$S" freshness read "${F[@]}" --out got
 cmp -s got s4 && pass acknowledged_state_survives || fail acknowledged_state_survives
+# the locks disagree on the hung handle (endorser 1 missed 5 to 7): its certificate
+# from the store decides it, and decides no other handle (§7.2)
+expect hung_after_reconfigure 0 '^latest height 7 ' "$S" freshness read "${FH[@]}"
 echo "state 5" >s5
 expect append_in_new_view 0 '^appended height 5 ' "$S" freshness append "${F[@]}" s5
 

@@ -550,6 +550,16 @@ static void decide_follows_the_rule(void)
 		lens[0] = 1; /* not a certificate: the answers decide */
 		CHECK_OK(fr_decide(old, 1, &w.v0, certs, lens, 1, &out, NULL));
 		CHECK(out.height == 0);
+		{	/* a certificate of another handle says nothing about this one (§7.2
+			 * passes every handle's certificates) */
+			struct fr_entry other = w.created[2].entry;
+			const struct fr_entry *one[1] = { &other };
+
+			memset(other.handle, 0x77, FR_HASH);
+			lens[0] = 2;
+			CHECK_OK(fr_decide(one, 1, &w.v0, certs, lens, 1, &out, NULL));
+			CHECK(out.height == 0 && memcmp(out.handle, other.handle, FR_HASH) == 0);
+		}
 		world_end(&w);
 	}
 	b.flags = c.flags = FR_FLAG_CERTIFIED; /* two certified tails at one height */

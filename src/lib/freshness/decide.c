@@ -51,11 +51,13 @@ int fr_decide(const struct fr_entry *const *entries, size_t n, const struct fr_v
 		any = 1;
 	}
 	/* a certificate newer than every answer (collected after they were given) names
-	 * the latest state: U < C (§6.2) */
-	for (size_t i = 0; v != NULL && i < ncerts; i++) {
+	 * the latest state: U < C (§6.2). Only one of this handle: reconfiguration
+	 * passes the certificates of every handle (§7.2) */
+	for (size_t i = 0; v != NULL && n > 0 && i < ncerts; i++) {
 		const struct fr_entry *ce = cert_lens[i] > 0 ? &certs[i][0].entry : NULL;
 
-		if (ce != NULL && ce->height != FR_ABSENT && (!any || ce->height > u) &&
+		if (ce != NULL && memcmp(ce->handle, entries[0]->handle, FR_HASH) == 0 &&
+		    ce->height != FR_ABSENT && (!any || ce->height > u) &&
 		    fr_cert_check(v, certs[i], cert_lens[i], ce->handle, ce->height, ce->tail,
 				  NULL) == 0) {
 			*out = *ce;

@@ -1,6 +1,5 @@
 /* The freshness service's signed objects: docs/protocols/freshness.md §3. */
 #include <inttypes.h>
-#include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +16,8 @@ static int hash(const uint8_t *buf, size_t size, uint8_t out[FR_HASH])
 {
 	static const uint8_t empty;
 
-	return SHA256(buf != NULL ? buf : &empty, size, out) != NULL ? 0 : SHELTER_E_INTERNAL;
+	return shelter_sha256(buf != NULL ? buf : &empty, size, out, NULL) == 0 ? 0
+										: SHELTER_E_INTERNAL;
 }
 
 /* ---- §3.1 tails ---- */

@@ -182,8 +182,10 @@ int fr_cert_check_cached(const struct fr_view *v, const struct fr_receipt *rs, s
 /* §6.2 and §7.2: what a set of entries for one handle (from distinct endorsers of
  * view v: READ answers, or LOCK states) says is the latest state. Absent entries
  * are skipped; all absent gives out->height = FR_ABSENT. certs (may be NULL) are
- * certificates (arrays of receipts, cert_lens[i] each) the caller was presented,
- * consulted only when the entries disagree at the top height. 0 with *out (flags:
+ * certificates (arrays of receipts, cert_lens[i] each) the caller was presented, of
+ * this handle or others (those are ignored), consulted when the entries disagree at
+ * the top height or one is newer than every entry. Every entry, absent ones too,
+ * names the handle. 0 with *out (flags:
  * CERTIFIED when a certificate is known); SHELTER_E_CONFLICT when the top is
  * ambiguous; SHELTER_E_INTEGRITY when two tails are certified at one height (which
  * trusted endorsers never sign, §3.4). */
