@@ -26,6 +26,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/../.."
 root=$PWD
+source bench/lib.sh
 
 scripts/install-deps.sh
 
@@ -65,16 +66,7 @@ if ! cc -O2 -g -std=c17 -D_GNU_SOURCE -Wall -Wextra -Isrc/lib -Iinclude bench/ca
 fi
 casbench=$(realpath "$out/casbench")
 
-parent=${BENCH_DIR:-/var/tmp}
-mkdir -p "$parent"
-fstype=$(stat -f -c %T "$parent")
-case $fstype in
-tmpfs | ramfs | overlayfs)
-	echo "run.sh: $parent is on $fstype, not a disk: set BENCH_DIR to a directory on a disk" >&2
-	exit 1
-	;;
-esac
-
+bench_disk_parent
 base=$(mktemp -d "$parent/shelter-casbench.XXXXXX")
 cas_pid=
 bench_pid=
@@ -92,25 +84,16 @@ cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
 	cd "$root"
-	if [ -n "$bench_pid" ] && kill -0 "$bench_pid" 2>/dev/null; then
-		kill -TERM "$bench_pid" 2>/dev/null || true
-		wait "$bench_pid" 2>/dev/null || true
-	fi
+	bench_stop_pid "$bench_pid"
 	if [ -n "$cas_pid" ]; then
 		stop_cas || true
 		echo "run.sh: CAS log (last lines):" >&2
 		tail -n 5 "$base/cas.log" >&2 || true
 	fi
-	if [ "${BENCH_KEEP:-0}" = 1 ]; then
-		echo "run.sh: kept $base"
-	else
-		rm -rf "$base"
-	fi
+	bench_drop_scratch
 	exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_traps cleanup
 
 # ---- scratch provider, platform, CAS, owner, session (docs/api/cas.md) ----
 quiet() { "$@" >>"$base/setup.log" 2>&1 || { echo "run.sh: failed: $*" >&2; cat "$base/setup.log" >&2; exit 1; }; }

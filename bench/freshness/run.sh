@@ -9,9 +9,12 @@
 # Environment: BENCH_SECONDS (default 5), BENCH_CLIENTS (default 1,16,64),
 # BENCH_DIR (default /var/tmp; not tmpfs: the store fsyncs), BENCH_KEEP=1,
 # SHELTER_LIB (default build/release/lib/libshelter.a; libshelter-fresh.a next to it),
-# SHELTER_BIN (default bin/shelter of the same build). Never fails on timings.
+# SHELTER_BIN (default bin/shelter of the same build), BENCH_SOAK=N (default 0: none):
+# then N appends on one handle through the SQLite service, latency per twentieth of
+# the run (the issue's soak is 10^7: hours). Never fails on timings.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source bench/lib.sh
 scripts/install-deps.sh
 
 lib=${SHELTER_LIB:-build/release/lib/libshelter.a}
@@ -26,19 +29,10 @@ cc -O2 -g -std=c17 -D_GNU_SOURCE -Wall -Wextra -Isrc/lib -Isrc -Iinclude \
 	-lssl -lcrypto -lcbor -ljansson -lsqlite3 -lpthread -o "$out/freshbench"
 fb=$(realpath "$out/freshbench")
 
-parent=${BENCH_DIR:-/var/tmp}
-if [ "$(stat -f -c %T "$parent")" = tmpfs ]; then
-	echo "run.sh: $parent is tmpfs; set BENCH_DIR to a directory on a disk" >&2
-	exit 2
-fi
+bench_disk_parent
 base=$(mktemp -d "$parent/shelter-freshbench.XXXXXX")
 pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$base"
-}
-trap cleanup EXIT INT TERM
+trap bench_cleanup_pids EXIT INT TERM
 cd "$base"
 "$shelter" provider init prov --name bench >/dev/null
 "$shelter" platform init --dir plat --name bench-1 >/dev/null
@@ -53,9 +47,6 @@ addr_of() { # addr_of LOG PID
 	done
 	echo "run.sh: no address in $1" >&2
 	exit 1
-}
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 # a single-member etcd on this disk: the peer store (Debian's etcd-server)
 cp_=$(free_port)
@@ -119,6 +110,13 @@ for n in ${clients//,/ }; do
 			"${rate[$st.append.$n]}" "${rate[$st.store.$n]}" "$st" "$n"
 	done
 done
+if [ "${BENCH_SOAK:-0}" -gt 0 ]; then
+	echo
+	echo "== soak: ${BENCH_SOAK} appends on one handle (SQLite): window-end height, ops/s, p50/p99/max ms"
+	"$fb" --mode soak --count "$BENCH_SOAK" --service "${service[sqlite]}" \
+		--genesis "${genesis[sqlite]}" --provider prov --endorser-measurement "$measurement"
+	du -sh "$base/store.db"* 2>/dev/null | sed 's/^/store: /'
+fi
 for st in sqlite etcd; do
 	kill -TERM "$(pgrep -f "serve --listen 127.0.0.1:0 --store .*$st" | head -1)" 2>/dev/null || true
 done

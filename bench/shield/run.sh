@@ -24,6 +24,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/../.."
 root=$PWD
+source bench/lib.sh
 
 scripts/install-deps.sh --bench
 
@@ -65,23 +66,11 @@ is_root=0
 [ "$(id -u)" -eq 0 ] && is_root=1
 [ "$is_root" = 1 ] || echo "run.sh: warning: not root: the page cache cannot be dropped and FUSE may fail" >&2
 
-parent=${BENCH_DIR:-/var/tmp}
-mkdir -p "$parent"
-case $(stat -f -c %T "$parent") in
-tmpfs | ramfs | overlayfs)
-	echo "run.sh: $parent is not on a disk: set BENCH_DIR to a directory on a disk" >&2
-	exit 1
-	;;
-esac
+bench_disk_parent
 if want fio; then
 	# three sequential files, three random ones, and the volume's log growth (it only
 	# grows between compactions: every round writes the sequential file again)
-	need_kb=$((((2 + 2 * repeat) * size_mb + 4 * rand_mb + repeat * rand_ops * 5 / 1024 + 512) * 1024))
-	avail_kb=$(df -Pk "$parent" | awk 'NR == 2 { print $4 }')
-	if [ "$avail_kb" -lt "$need_kb" ]; then
-		echo "run.sh: $parent has $((avail_kb / 1024)) MiB free, about $((need_kb / 1024)) MiB needed" >&2
-		exit 1
-	fi
+	bench_need_space $((((2 + 2 * repeat) * size_mb + 4 * rand_mb + repeat * rand_ops * 5 / 1024 + 512) * 1024))
 fi
 
 base=$(mktemp -d "$parent/shelter-shieldbench.XXXXXX")
@@ -96,28 +85,16 @@ cleanup() {
 	local rc=$? p
 	trap - EXIT INT TERM
 	cd "$root"
-	if [ -n "$cur_pid" ]; then
-		kill -TERM "$cur_pid" 2>/dev/null || true
-		wait "$cur_pid" 2>/dev/null || true
-	fi
+	bench_stop_pid "$cur_pid"
 	for p in "${bg_pids[@]}"; do
 		kill -KILL -- "-$p" 2>/dev/null || true
 		wait "$p" 2>/dev/null || true
 	done
-	if [ "$mounted" = 1 ] || mountpoint -q "$mnt" 2>/dev/null; then
-		fusermount3 -u "$mnt" 2>/dev/null || umount "$mnt" 2>/dev/null ||
-			umount -l "$mnt" 2>/dev/null || echo "run.sh: could not unmount $mnt" >&2
-	fi
-	if [ "${BENCH_KEEP:-0}" = 1 ]; then
-		echo "run.sh: kept $base"
-	else
-		rm -rf "$base"
-	fi
+	bench_unmount "$mnt" "$mounted"
+	bench_drop_scratch
 	exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_traps cleanup
 
 die() {
 	echo "run.sh: $*" >&2
@@ -133,15 +110,6 @@ shielded() {
 	sh=("$shelter" run --platform "$plat" --state "$state" --volume "$1:$2" --)
 }
 
-# free_ports N: N distinct TCP ports on 127.0.0.1 nobody listens on right now
-free_ports() {
-	python3 -c '
-import socket, sys
-ss = [socket.socket() for _ in range(int(sys.argv[1]))]
-for s in ss:
-    s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))' "$1"
-}
 
 alive() {
 	local st

@@ -22,6 +22,7 @@
 # BENCH_KEEP=1, SHELTER_BUILD (default build/release). Never fails on timings.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source bench/lib.sh
 scripts/install-deps.sh
 
 B=$(realpath "${SHELTER_BUILD:-build/release}")
@@ -32,22 +33,12 @@ events=${BENCH_EVENTS:-200000}
 conns=${BENCH_CONNS:-4}
 size=${BENCH_SIZE:-200}
 total=$((events * conns))
-parent=${BENCH_DIR:-/var/tmp}
-if [ "$(stat -f -c %T "$parent")" = tmpfs ]; then
-	echo "run.sh: $parent is tmpfs; set BENCH_DIR to a directory on a disk" >&2
-	exit 2
-fi
+bench_disk_parent
 base=$(mktemp -d "$parent/shelter-slbench.XXXXXX")
 pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$base"
-}
-trap cleanup EXIT INT TERM
+trap bench_cleanup_pids EXIT INT TERM
 cd "$base"
 now() { date +%s.%N; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
 	-subj /CN=127.0.0.1 -keyout tls.key -out tls.crt 2>/dev/null

@@ -20,6 +20,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/../.."
 root=$PWD
+source bench/lib.sh
 
 scripts/install-deps.sh --bench
 
@@ -50,24 +51,11 @@ scale_app=$((2000 * size_mb / 1024))
 rand_ops=${BENCH_RAND_OPS:-$((scale_ops < 20000 ? (scale_ops > 500 ? scale_ops : 500) : 20000))}
 appends=${BENCH_APPENDS:-$((scale_app < 2000 ? (scale_app > 200 ? scale_app : 200) : 2000))}
 
-parent=${BENCH_DIR:-/var/tmp}
-mkdir -p "$parent"
-fstype=$(stat -f -c %T "$parent")
-case $fstype in
-tmpfs | ramfs | overlayfs)
-	echo "run.sh: $parent is on $fstype, not a disk: set BENCH_DIR to a directory on a disk" >&2
-	exit 1
-	;;
-esac
+bench_disk_parent
 
 # Room for three sequential files, three random files and the volume's log growth.
 # The volume's log only grows: every round rewrites the sequential file into it.
-need_kb=$((((2 + repeat) * size_mb + 4 * rand_mb + repeat * rand_ops * 5 / 1024 + 256) * 1024 * 11 / 10))
-avail_kb=$(df -Pk "$parent" | awk 'NR == 2 { print $4 }')
-if [ "$avail_kb" -lt "$need_kb" ]; then
-	echo "run.sh: $parent has $((avail_kb / 1024)) MiB free, about $((need_kb / 1024)) MiB needed" >&2
-	exit 1
-fi
+bench_need_space $((((2 + repeat) * size_mb + 4 * rand_mb + repeat * rand_ops * 5 / 1024 + 256) * 1024 * 11 / 10))
 
 base=$(mktemp -d "$parent/shelter-bench.XXXXXX")
 mnt=$base/gocryptfs.mnt
@@ -79,24 +67,12 @@ cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
 	cd "$root"
-	if [ -n "$bench_pid" ] && kill -0 "$bench_pid" 2>/dev/null; then
-		kill -TERM "$bench_pid" 2>/dev/null || true
-		wait "$bench_pid" 2>/dev/null || true
-	fi
-	if [ "$mounted" = 1 ] || mountpoint -q "$mnt" 2>/dev/null; then
-		fusermount3 -u "$mnt" 2>/dev/null || umount "$mnt" 2>/dev/null ||
-			umount -l "$mnt" 2>/dev/null || echo "run.sh: could not unmount $mnt" >&2
-	fi
-	if [ "${BENCH_KEEP:-0}" = 1 ]; then
-		echo "run.sh: kept $base"
-	else
-		rm -rf "$base"
-	fi
+	bench_stop_pid "$bench_pid"
+	bench_unmount "$mnt" "$mounted"
+	bench_drop_scratch
 	exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_traps cleanup
 
 mkdir -p "$base/plain" "$mnt" "$cipher"
 gocryptfs -init -q -extpass 'echo pw' "$cipher" >/dev/null

@@ -72,7 +72,8 @@ struct fresh_coord {
 	struct pending_cert *pending;
 	pthread_t saver;
 	int saver_running, closing;
-	struct fr_sigcache *sigs; /* batch signatures verified (under mu) */
+	struct fr_view sview; /* the view certificates are checked against (keys, digest) */
+	struct fr_sigcache *sigs; /* batch signatures the saver verified (its own) */
 };
 
 struct pending_cert {
@@ -435,9 +436,12 @@ static int by_handle_newest(const void *a, const void *b)
 
 /* Store the newest certificate of each handle among ps (n, at most one op each): in
  * one transaction, flushed only when durable (§5: a lost certificate costs a round,
- * never safety; the next block's flush carries it). A lost race with another coordinator is fine:
- * it stored one at least as new. Then the memory may evict them. */
-static void save_certs(struct fresh_coord *c, struct pending_cert **ps, size_t n, int durable)
+ * never safety; the next block's flush carries it). With view, each is checked first
+ * (§3.4; a round's batch signatures are verified once, through c->sigs) and one that
+ * does not certify is not stored. A lost race with another coordinator is fine: it
+ * stored one at least as new. Then the memory may evict them. */
+static void save_certs(struct fresh_coord *c, struct pending_cert **ps, size_t n, int durable,
+		       const struct fr_view *view)
 {
 	struct fresh_store_op *ops = calloc(n ? n : 1, sizeof(*ops));
 	uint8_t **vals = calloc(n ? n : 1, sizeof(*vals));
@@ -453,9 +457,13 @@ static void save_certs(struct fresh_coord *c, struct pending_cert **ps, size_t n
 		uint64_t version = 0;
 		int keep;
 
-		if (i > 0 && memcmp(ps[i - 1]->r[0].entry.handle, ps[i]->r[0].entry.handle,
-				    FR_HASH) == 0)
+		const struct fr_entry *e = &ps[i]->r[0].entry;
+
+		if (i > 0 && memcmp(ps[i - 1]->r[0].entry.handle, e->handle, FR_HASH) == 0)
 			continue; /* an older one of a handle already taken */
+		if (view != NULL && fr_cert_check_cached(view, ps[i]->r, ps[i]->n, e->handle,
+							 e->height, e->tail, c->sigs, NULL) < 0)
+			continue;
 		keep = load_cert(c, ps[i]->r[0].entry.handle, &old, &version) == 0 &&
 		       keep_stored(&old, &ps[i]->r[0]);
 		fs_receipts_free(&old);
@@ -490,6 +498,7 @@ static void *saver_thread(void *arg)
 	pthread_mutex_lock(&c->smu);
 	for (;;) {
 		struct pending_cert *list = c->pending, **ps;
+		struct fr_view view;
 		size_t n = 0;
 
 		if (list == NULL && c->closing)
@@ -499,6 +508,7 @@ static void *saver_thread(void *arg)
 			continue;
 		}
 		c->pending = NULL;
+		view = c->sview;
 		pthread_mutex_unlock(&c->smu);
 		for (struct pending_cert *p = list; p != NULL; p = p->next)
 			n++;
@@ -507,7 +517,7 @@ static void *saver_thread(void *arg)
 		for (struct pending_cert *p = list; ps != NULL && p != NULL; p = p->next)
 			ps[n++] = p;
 		if (ps != NULL)
-			save_certs(c, ps, n, 0);
+			save_certs(c, ps, n, 0, &view);
 		free(ps);
 		while (list != NULL) {
 			struct pending_cert *next = list->next;
@@ -521,11 +531,14 @@ static void *saver_thread(void *arg)
 	return NULL;
 }
 
-/* Queue a certificate for the saver (started on first use), taking p. Without a
- * thread it is only remembered: the store gets the handle's next one. */
+/* Queue a certificate of the current view for the saver (started on first use), taking
+ * p. Without a thread it is only remembered: the store gets the handle's next one.
+ * Caller holds c->mu. */
 static void save_cert_later(struct fresh_coord *c, struct pending_cert *p)
 {
 	pthread_mutex_lock(&c->smu);
+	if (memcmp(c->sview.digest, c->view.digest, FR_HASH) != 0)
+		c->sview = c->view; /* its quotes are not used: they point into c->view_body */
 	if (!c->saver_running && pthread_create(&c->saver, NULL, saver_thread, c) == 0)
 		c->saver_running = 1;
 	if (c->saver_running) {
@@ -812,23 +825,17 @@ static size_t run_writes(struct fresh_coord *c, struct wreq *const *rs, size_t n
 	return k;
 }
 
-/* After the writers are answered: each candidate certificate checked (§3.4; a round's
- * batch signatures are verified once, through c->sigs), then remembered for the
- * handle's next append and queued for the store, which serves other coordinators
- * and restarts, not this round's acknowledgement. Takes made. Caller holds c->mu. */
+/* Each candidate certificate remembered for the handle's next append (unchecked: the
+ * endorsers check what they are given, §4.3) and queued for the saver, which checks
+ * it before the store gets it: the store's copy serves other coordinators and
+ * restarts, not this round's acknowledgement. Checking here would make the round's
+ * leader, itself a writer, answer its client only after it. Takes made. Caller holds
+ * c->mu. */
 static void keep_certs(struct fresh_coord *c, struct pending_cert **made, size_t n)
 {
 	for (size_t j = 0; j < n; j++) {
-		struct pending_cert *p = made[j];
-		const struct fr_entry *e = &p->r[0].entry;
-
-		if (fr_cert_check_cached(&c->view, p->r, p->n, e->handle, e->height, e->tail,
-					 c->sigs, NULL) < 0) {
-			free(p);
-			continue;
-		}
-		certmem_put(c, p->r, p->n, 0);
-		save_cert_later(c, p);
+		certmem_put(c, made[j]->r, made[j]->n, 0);
+		save_cert_later(c, made[j]);
 	}
 	free(made);
 }
@@ -1400,7 +1407,7 @@ static void save_init_certs(struct fresh_coord *c, const struct fr_batch *inits,
 			free(p);
 	}
 	if (m > 0)
-		save_certs(c, ps, m, 1);
+		save_certs(c, ps, m, 1, NULL); /* init_all checked the INIT batches */
 	for (size_t i = 0; i < m; i++)
 		free(ps[i]);
 	free(ps);
