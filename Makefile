@@ -127,10 +127,13 @@ $(LIBSO): $(LIB_OBJS)
 	$(CC) -shared $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
 
 # Only the interposed libc functions are exported (SHIELD_EXPORT); libshelter is
-# linked in whole and hidden, so the program's own OpenSSL symbols never clash.
-$(SHIELD): $(SHIELD_OBJS) $(LIBA)
+# linked in whole and hidden, so the program's own OpenSSL symbols never clash. The
+# freshness client (bound volumes, docs/shield.md §6.6) comes from $(LIBFRESH): its
+# objects are -fPIC like every other, and only the client's are pulled in.
+$(SHIELD): $(SHIELD_OBJS) $(LIBFRESH) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) -shared $(LDFLAGS_ALL) -Wl,--exclude-libs,ALL -o $@ $(SHIELD_OBJS) $(LIBA) $(LIBS) -ldl
+	$(CC) -shared $(LDFLAGS_ALL) -Wl,--exclude-libs,ALL -o $@ $(SHIELD_OBJS) $(LIBFRESH) $(LIBA) \
+		$(LIBS) -ldl
 
 $(SHELTER): $(CLI_OBJS) $(LIBFRESH) $(LIBCAS) $(LIBA)
 	@mkdir -p $(dir $@)
@@ -151,9 +154,10 @@ $(O)/tests/test_shield: $(O)/obj/tests/unit/test_shield.o $(SHIELD_CORE_OBJS) $(
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(SHIELD_CORE_OBJS) $(LIBFRESH) $(LIBCAS) $(LIBA) $(LIBS) $(CAS_LIBS) -ldl
 
-# the tag record (tags.c) with the two files it calls, without the start-up
+# the tag record (tags.c) with the files it calls, without the start-up
 $(O)/tests/test_shield_tags: $(O)/obj/tests/unit/test_shield_tags.o \
-		$(O)/obj/src/shield/tags.o $(O)/obj/src/shield/log.o $(O)/obj/src/shield/real.o \
+		$(O)/obj/src/shield/tags.o $(O)/obj/src/shield/bind.o \
+		$(O)/obj/src/shield/log.o $(O)/obj/src/shield/real.o \
 		$(LIBFRESH) $(LIBCAS) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(filter %.o,$^) $(LIBFRESH) $(LIBCAS) $(LIBA) $(LIBS) $(CAS_LIBS) -ldl
@@ -174,7 +178,7 @@ $(O)/fuzz/%: $(O)/obj/tests/fuzz/%.o $(LIBSTREAMLOG) $(LIBFRESH) $(LIBCAS) $(LIB
 
 # fuzzers of shield parsers: the one file under test and real.o, never launch.o
 $(O)/fuzz/fuzz_tagrec: $(O)/obj/tests/fuzz/fuzz_tagrec.o $(O)/obj/src/shield/tags.o \
-		$(O)/obj/src/shield/real.o $(LIBFRESH) $(LIBCAS) $(LIBA)
+		$(O)/obj/src/shield/bind.o $(O)/obj/src/shield/real.o $(LIBFRESH) $(LIBCAS) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(filter %.o,$^) $(LIBFRESH) $(LIBCAS) $(LIBA) $(LIBS) $(CAS_LIBS) -ldl
 

@@ -47,7 +47,51 @@ struct shelter_measure_opts {
 	/* The shield library (an ELF shared object, preloaded at launch), or NULL:
 	 * recorded as absent. */
 	const char *shield;
+	/* The freshness service the volumes are bound to (measurement.md §4.2), or
+	 * NULL: none (no FRESHNESS record). */
+	const struct shelter_measure_freshness *freshness;
 };
+
+/* ---- the freshness binding (measurement.md §4.2, docs/shield.md §6.6) ---- */
+
+#define SHELTER_MEASURE_FRESH_ENDORSERS_MAX 16
+#define SHELTER_MEASURE_FRESH_ACCEPT_SIM 0x1u /* sim endorser quotes are accepted */
+/* The largest record value: 70 bytes and 32 per endorser measurement. */
+#define SHELTER_MEASURE_FRESH_VALUE_MAX (70 + 32 * SHELTER_MEASURE_FRESH_ENDORSERS_MAX)
+
+/* Which freshness service a program's volumes are bound to, and which endorsers
+ * it believes: the service's genesis view digest, the provider that enrolled the
+ * endorsers' platforms (SHA-256 of its CA certificate, DER), the accepted endorser
+ * measurements (1 to SHELTER_MEASURE_FRESH_ENDORSERS_MAX; any order, duplicates
+ * allowed: the encoding sorts and deduplicates them) and SHELTER_MEASURE_FRESH_*
+ * flags. The service's address is not part of it (it may move). */
+struct shelter_measure_freshness {
+	uint8_t genesis[32];
+	uint8_t provider[32];
+	uint32_t flags;
+	size_t endorser_count;
+	uint8_t endorsers[SHELTER_MEASURE_FRESH_ENDORSERS_MAX][32];
+};
+
+/* The canonical record value of a binding (§4.2) into out (cap bytes; at most
+ * SHELTER_MEASURE_FRESH_VALUE_MAX are written), its size in *size. SHELTER_E_INVAL
+ * for no endorser measurement, too many, or unknown flags. */
+SHELTER_API SHELTER_MUST_USE int shelter_measure_freshness_encode(
+	const struct shelter_measure_freshness *in, uint8_t *out, size_t cap, size_t *size,
+	struct shelter_err *err);
+/* Parse a record value: exactly the canonical encoding, else SHELTER_E_MALFORMED
+ * naming what is wrong (length, count, flags, order). *out is cleared on entry,
+ * filled on success. */
+SHELTER_API SHELTER_MUST_USE int shelter_measure_freshness_parse(
+	const uint8_t *buf, size_t size, struct shelter_measure_freshness *out,
+	struct shelter_err *err);
+/* The provider identity of a binding: SHA-256 of the DER of the certificate in
+ * DIR/ca.crt (a provider directory, docs/formats/quote.md §5.4). Errors name the
+ * file: SHELTER_E_NOENT when missing, SHELTER_E_MALFORMED when it holds no
+ * certificate. */
+SHELTER_API SHELTER_MUST_USE int shelter_measure_freshness_provider(const char *dir,
+								    uint8_t out[32],
+								    struct shelter_err *err);
 
 /* Components of a measurement, in the order they are measured (measurement.md §4). */
 enum shelter_measure_kind {
@@ -59,6 +103,7 @@ enum shelter_measure_kind {
 	SHELTER_MEASURE_ENV_ALLOW = 17,
 	SHELTER_MEASURE_ENV_FIXED = 18,
 	SHELTER_MEASURE_VOLUME = 19,
+	SHELTER_MEASURE_FRESHNESS = 20, /* name: the record value in hex */
 };
 
 /* One component, as borrowed views into a report. */

@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "cli/measure.h"
+#include "freshness/client.h"
 #include "shelter/crypto.h"
 #include "shelter/measure.h"
 
@@ -20,7 +21,7 @@ static const char measure_help[] =
 	"executable, its ELF interpreter, the shared libraries the dynamic loader resolves\n"
 	"for it (run in list mode with an empty environment; the program is not run), the\n"
 	"shield library and the launch manifest below.\n"
-	"\n" CLI_MEASURE_USAGE
+	"\n" CLI_MEASURE_USAGE CLI_MEASURE_FRESH_USAGE
 	"  --verbose           also print each component: kind, name, file, SHA-256\n"
 	"  --json              print a JSON object instead\n"
 	"\n"
@@ -34,7 +35,9 @@ int cli_measure_init(struct cli_measure *m, int argc)
 	m->env_names = calloc(n, sizeof(*m->env_names));
 	m->env_fixed = calloc(n, sizeof(*m->env_fixed));
 	m->volumes = calloc(n, sizeof(*m->volumes));
-	if (m->env_names == NULL || m->env_fixed == NULL || m->volumes == NULL) {
+	m->fresh_measurements = calloc(n, sizeof(*m->fresh_measurements));
+	if (m->env_names == NULL || m->env_fixed == NULL || m->volumes == NULL ||
+	    m->fresh_measurements == NULL) {
 		cli_measure_free(m);
 		return -1;
 	}
@@ -46,6 +49,7 @@ void cli_measure_free(struct cli_measure *m)
 	free(m->env_names);
 	free(m->env_fixed);
 	free(m->volumes);
+	free(m->fresh_measurements);
 	free(m->program);
 	memset(m, 0, sizeof(*m));
 }
@@ -65,11 +69,69 @@ int cli_measure_option(struct cli_measure *m, int c, const char *arg)
 	case CLI_MOPT_VOLUME:
 		m->volumes[m->volume_count++] = arg;
 		break;
+	case CLI_MOPT_FRESH_GENESIS:
+		m->fresh_genesis = arg;
+		break;
+	case CLI_MOPT_FRESH_PROVIDER:
+		m->fresh_provider = arg;
+		break;
+	case CLI_MOPT_FRESH_MEASUREMENT:
+		m->fresh_measurements[m->fresh_measurement_count++] = arg;
+		break;
+	case CLI_MOPT_FRESH_ACCEPT_SIM:
+		m->fresh_accept_sim = 1;
+		break;
 	default:
 		return 0;
 	}
-	m->any = 1;
+	if (c >= CLI_MOPT_FRESH_GENESIS)
+		m->any_fresh = 1;
+	else
+		m->any = 1;
 	return 1;
+}
+
+static int hex32(const char *s, uint8_t out[32])
+{
+	return strlen(s) == 64 && shelter_unhex(s, out, 32) == 0 ? 0 : -1;
+}
+
+int cli_measure_binding(const struct cli_measure *m, struct shelter_measure_freshness *out,
+			int *bound, struct shelter_err *err)
+{
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	*bound = 0;
+	if (!m->any_fresh)
+		return 0;
+	if (m->fresh_genesis == NULL || m->fresh_provider == NULL)
+		return shelter_err_set(err, SHELTER_E_INVAL, "a freshness binding needs "
+				       "--freshness-genesis HEX and --freshness-provider DIR");
+	if (hex32(m->fresh_genesis, out->genesis) != 0)
+		return shelter_err_set(err, SHELTER_E_INVAL, "--freshness-genesis: want 64 hex "
+				       "digits");
+	if (m->fresh_measurement_count > SHELTER_MEASURE_FRESH_ENDORSERS_MAX)
+		return shelter_err_set(err, SHELTER_E_INVAL, "--freshness-endorser-measurement: "
+				       "at most %d", SHELTER_MEASURE_FRESH_ENDORSERS_MAX);
+	for (size_t i = 0; i < m->fresh_measurement_count; i++)
+		if (hex32(m->fresh_measurements[i], out->endorsers[i]) != 0)
+			return shelter_err_set(err, SHELTER_E_INVAL, "--freshness-endorser-"
+					       "measurement '%s': want 64 hex digits",
+					       m->fresh_measurements[i]);
+	out->endorser_count = m->fresh_measurement_count;
+	/* the endorsers run this release by default, as `shelter freshness` assumes */
+	if (out->endorser_count == 0) {
+		rc = fresh_endorser_measurement(out->endorsers[0], err);
+		out->endorser_count = 1;
+	}
+	if (rc == 0)
+		rc = shelter_measure_freshness_provider(m->fresh_provider, out->provider, err);
+	out->flags = m->fresh_accept_sim ? SHELTER_MEASURE_FRESH_ACCEPT_SIM : 0;
+	if (rc < 0)
+		return shelter_err_wrap(err, rc, "freshness binding");
+	*bound = 1;
+	return 0;
 }
 
 int cli_find_program(const char *name, char **out, struct shelter_err *err)
@@ -106,9 +168,12 @@ int cli_measure_run(struct cli_measure *m, int argc, char **argv,
 		    uint8_t out[SHELTER_MEASUREMENT_SIZE], struct shelter_measure_report **report,
 		    struct shelter_err *err)
 {
+	struct shelter_measure_freshness fresh;
 	struct shelter_measure_opts o;
-	int rc = cli_find_program(argv[0], &m->program, err);
+	int bound = 0, rc = cli_measure_binding(m, &fresh, &bound, err);
 
+	if (rc == 0)
+		rc = cli_find_program(argv[0], &m->program, err);
 	if (rc < 0)
 		return rc;
 	memset(&o, 0, sizeof(o));
@@ -122,6 +187,7 @@ int cli_measure_run(struct cli_measure *m, int argc, char **argv,
 	o.volumes = m->volumes;
 	o.volume_count = m->volume_count;
 	o.shield = m->shield;
+	o.freshness = bound ? &fresh : NULL;
 	return shelter_measure(&o, out, report, err);
 }
 
@@ -230,6 +296,7 @@ int cmd_measure(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		CLI_MEASURE_LONGOPTS,
+		CLI_MEASURE_FRESH_LONGOPTS,
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },

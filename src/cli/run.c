@@ -17,6 +17,7 @@
 
 #include "cli/cli.h"
 #include "cli/measure.h"
+#include "shelter/crypto.h"
 #include "shelter/measure.h"
 #include "shelter/provider.h"
 #include "shield/launch.h"
@@ -55,6 +56,12 @@ static const char run_help[] =
 	"                         signature over the measurement instead (`shelter sign\n"
 	"                         --shield SHIELD --volume PATH... -- PROGRAM`), so that an\n"
 	"                         upgrade the tenant signs for the same product keeps them\n"
+	"  --freshness HOST:PORT  bind the volumes to a freshness service (docs/shield.md\n"
+	"                         §6.6): each sync returns once its endorsers vouch for\n"
+	"                         the volume's state, and a volume rolled back with all of\n"
+	"                         the host's state is refused; needs the binding, which is\n"
+	"                         measured (the address is not):\n"
+	CLI_MEASURE_FRESH_USAGE
 	"\n"
 	"With --session NAME (CAS mode) the shield attests to the CAS and PROGRAM receives\n"
 	"the session's arguments, environment, files (under /run/secrets, in memory) and\n"
@@ -84,12 +91,14 @@ enum {
 	OPT_CAS_CERT,
 	OPT_SESSION,
 	OPT_SIG,
+	OPT_FRESHNESS,
 };
 
 struct ropts {
 	struct cli_measure m; /* --env-allow and --env only */
 	struct cli_cas cas;
 	const char *session, *sigstruct, *platform, *state;
+	const char *freshness; /* the service's address: --freshness HOST:PORT */
 	int adopt;
 	const char **volumes; /* HOSTDIR:PATH as given */
 	size_t nvolumes;
@@ -108,6 +117,8 @@ static int parse_args(struct ropts *o, int argc, char **argv)
 		{ "sigstruct", required_argument, NULL, OPT_SIG },
 		{ "env-allow", required_argument, NULL, CLI_MOPT_ENV_ALLOW },
 		{ "env", required_argument, NULL, CLI_MOPT_ENV },
+		{ "freshness", required_argument, NULL, OPT_FRESHNESS },
+		CLI_MEASURE_FRESH_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -127,6 +138,7 @@ static int parse_args(struct ropts *o, int argc, char **argv)
 		case OPT_CAS_CERT: o->cas.cert_file = optarg; break;
 		case OPT_SESSION: o->session = optarg; break;
 		case OPT_SIG: o->sigstruct = optarg; break;
+		case OPT_FRESHNESS: o->freshness = optarg; break;
 		case 'h': fputs(run_help, stdout); return -1;
 		default: return cli_usage("see 'shelter run --help'");
 		}
@@ -136,6 +148,14 @@ static int parse_args(struct ropts *o, int argc, char **argv)
 				 "(PROGRAM is missing)");
 	if (o->session == NULL && (o->cas.url || o->cas.cert_file || o->m.any))
 		return cli_usage("--cas, --cas-cert, --env-allow and --env need --session NAME");
+	if ((o->freshness != NULL) != (o->m.any_fresh != 0))
+		return cli_usage("--freshness HOST:PORT and --freshness-genesis HEX "
+				 "--freshness-provider DIR go together");
+	if (o->freshness != NULL && o->session != NULL)
+		return cli_usage("--freshness binds embedded-mode volumes; with --session the CAS "
+				 "keeps the tags");
+	if (o->freshness != NULL && strchr(o->freshness, '\n') != NULL)
+		return cli_usage("--freshness: a newline cannot be passed to the shield");
 	for (size_t i = 0; i < o->m.env_fixed_count + o->m.env_names_count; i++) {
 		const char *e = i < o->m.env_fixed_count ? o->m.env_fixed[i]
 							 : o->m.env_names[i - o->m.env_fixed_count];
@@ -462,6 +482,38 @@ static int cas_env(struct ropts *o)
 	return rc;
 }
 
+/* The freshness binding (docs/shield.md §6.6): its record value in hex, which the
+ * shield measures (so a binding changed here changes the keys), the provider's
+ * directory (its ca.crt must be the one measured) and the address, not measured. */
+static int fresh_env(struct ropts *o)
+{
+	struct shelter_measure_freshness f;
+	struct shelter_err err;
+	uint8_t v[SHELTER_MEASURE_FRESH_VALUE_MAX];
+	char hex[2 * SHELTER_MEASURE_FRESH_VALUE_MAX + 1], *prov = NULL;
+	size_t size = 0;
+	int bound = 0, rc;
+
+	shelter_err_clear(&err);
+	if (cli_measure_binding(&o->m, &f, &bound, &err) < 0 ||
+	    (bound && shelter_measure_freshness_encode(&f, v, sizeof(v), &size, &err) < 0))
+		return cli_fail("run", &err);
+	if (bound) {
+		shelter_hex(v, size, hex);
+		rc = resolve(o->m.fresh_provider, &prov);
+	} else {
+		rc = CLI_OK;
+	}
+	if (rc == CLI_OK)
+		rc = put(SHIELD_ENV_FRESH_ADDR, bound ? o->freshness : NULL);
+	if (rc == CLI_OK)
+		rc = put(SHIELD_ENV_FRESH_BINDING, bound ? hex : NULL);
+	if (rc == CLI_OK)
+		rc = put(SHIELD_ENV_FRESH_PROVIDER, prov);
+	free(prov);
+	return rc;
+}
+
 /* Embedded mode: nothing of a CAS may reach the shield, or it would attest. A
  * sigstruct seals the keys to its signer and product instead of the exact
  * measurement (docs/shield.md §1.4). */
@@ -480,6 +532,8 @@ static int embedded_env(struct ropts *o)
 		rc = resolve(o->sigstruct, &sig);
 	if (rc == CLI_OK)
 		rc = put(SHIELD_ENV_SIGSTRUCT, sig);
+	if (rc == CLI_OK)
+		rc = fresh_env(o);
 	free(sig);
 	return rc;
 }
@@ -491,6 +545,13 @@ static int launch_env(struct ropts *o, const char *shield, const char *vols, con
 
 	if (rc == CLI_OK)
 		rc = o->session != NULL ? cas_env(o) : embedded_env(o);
+	/* CAS mode: no binding of the host's may reach the shield (it refuses one) */
+	if (rc == CLI_OK && o->session != NULL)
+		rc = put(SHIELD_ENV_FRESH_ADDR, NULL);
+	if (rc == CLI_OK && o->session != NULL)
+		rc = put(SHIELD_ENV_FRESH_BINDING, NULL);
+	if (rc == CLI_OK && o->session != NULL)
+		rc = put(SHIELD_ENV_FRESH_PROVIDER, NULL);
 	if (rc == CLI_OK)
 		rc = put(SHIELD_ENV_VOLUMES, vols);
 	if (rc == CLI_OK)

@@ -31,7 +31,7 @@ static const char sign_help[] =
 	"characters of A-Z a-z 0-9 . _ -, N the security version (0-4294967295), and\n"
 	"--debug allows a debuggable launch. show prints a sigstruct's fields and checks\n"
 	"its signature.\n"
-	"\nmeasure options:\n" CLI_MEASURE_USAGE
+	"\nmeasure options:\n" CLI_MEASURE_USAGE CLI_MEASURE_FRESH_USAGE
 	"\nExit codes: 0 success, 1 failure (or a signature that does not verify), 2 usage "
 	"error.\n";
 
@@ -205,6 +205,7 @@ static int do_sign(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		CLI_MEASURE_LONGOPTS,
+		CLI_MEASURE_FRESH_LONGOPTS,
 		{ "key", required_argument, NULL, 'k' },
 		{ "product", required_argument, NULL, 'p' },
 		{ "version", required_argument, NULL, 'V' },
@@ -261,7 +262,7 @@ static int do_sign(int argc, char **argv)
 	if (rc == CLI_OK && (o.key == NULL || o.product == NULL || o.version == NULL ||
 			     o.out == NULL))
 		rc = cli_usage("sign: --key, --product, --version and --out are required");
-	if (rc == CLI_OK && o.measurement != NULL && (optind < argc || m.any))
+	if (rc == CLI_OK && o.measurement != NULL && (optind < argc || m.any || m.any_fresh))
 		rc = cli_usage("sign: give either --measurement HEX or a program to measure, "
 			       "not both");
 	if (rc == CLI_OK && o.measurement == NULL && optind >= argc)

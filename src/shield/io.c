@@ -661,8 +661,8 @@ static int do_sync(int fd, int data_only)
 	rc = o->file != NULL ? shelter_file_sync(o->file, &err) : shelter_volume_sync(o->m->vol, &err);
 	if (rc != 0)
 		r = lib_fail(o, rc, "sync", &err);
-	else
-		shield_tags_note_sync(o->m);
+	else if (shield_tags_note_sync(o->m) < 0) /* bound, not endorsed (§6.6) */
+		r = shield_fail(EIO);
 	shield_ofd_put(o);
 	return r;
 }
@@ -699,10 +699,12 @@ SHIELD_EXPORT int syncfs(int fd)
 		return REAL(syncfs)(fd);
 	shelter_err_clear(&err);
 	rc = shelter_volume_sync(o->m->vol, &err);
-	if (rc == 0)
-		shield_tags_note_sync(o->m);
-	else
+	if (rc != 0) {
 		errno = shield_errno(rc, "syncfs", o->m->path, o->path, &err);
+	} else if (shield_tags_note_sync(o->m) < 0) { /* bound, not endorsed (§6.6) */
+		errno = EIO;
+		rc = SHELTER_E_IO;
+	}
 	shield_ofd_put(o);
 	return rc == 0 ? 0 : -1;
 }

@@ -56,6 +56,11 @@ struct launch {
 	char exe[PATH_MAX];
 	const char *shield;
 	struct shelter_tee *tee;
+	/* embedded mode, volumes bound to a freshness service (§6.6) */
+	int bound;
+	struct shelter_measure_freshness fresh; /* measured */
+	const char *fresh_addr, *fresh_provider;
+	struct shield_binding *binding;
 };
 
 /* ---- the environment contract ---- */
@@ -184,6 +189,35 @@ static uint64_t read_cache_size(void)
 	return mb << 20;
 }
 
+/* §6.6: the binding comes whole or not at all, and only in embedded mode (a CAS
+ * session keeps its volumes' tags itself). Its value is measured (open_tee), so a
+ * host that changes it changes the keys and opens nothing. */
+static void read_fresh_env(struct launch *l)
+{
+	const char *hex = getenv(SHIELD_ENV_FRESH_BINDING);
+	uint8_t v[SHELTER_MEASURE_FRESH_VALUE_MAX];
+	struct shelter_err err;
+	size_t n;
+
+	l->fresh_addr = getenv(SHIELD_ENV_FRESH_ADDR);
+	l->fresh_provider = getenv(SHIELD_ENV_FRESH_PROVIDER);
+	if (hex == NULL && l->fresh_addr == NULL && l->fresh_provider == NULL)
+		return;
+	if (hex == NULL || l->fresh_addr == NULL || l->fresh_provider == NULL)
+		shield_die("launch: %s, %s and %s go together", SHIELD_ENV_FRESH_ADDR,
+			   SHIELD_ENV_FRESH_BINDING, SHIELD_ENV_FRESH_PROVIDER);
+	if (l->session != NULL)
+		shield_die("launch: a freshness binding is for embedded mode; with %s the CAS "
+			   "keeps the volumes' tags", SHIELD_ENV_SESSION);
+	n = strlen(hex);
+	shelter_err_clear(&err);
+	if (n % 2 != 0 || n / 2 > sizeof(v) || shelter_unhex(hex, v, n / 2) != 0)
+		shield_die("launch: %s is not the hex of a binding", SHIELD_ENV_FRESH_BINDING);
+	if (shelter_measure_freshness_parse(v, n / 2, &l->fresh, &err) < 0)
+		shield_die("launch: %s: %s", SHIELD_ENV_FRESH_BINDING, err.msg);
+	l->bound = 1;
+}
+
 static void read_launch(struct launch *l)
 {
 	const char *vols = getenv(SHIELD_ENV_VOLUMES), *adopt = getenv(SHIELD_ENV_ADOPT);
@@ -207,6 +241,7 @@ static void read_launch(struct launch *l)
 		read_cas_env(l);
 	else if (l->nvols > 0 && (l->state == NULL || l->state[0] != '/'))
 		shield_die("launch: %s must name an absolute directory", SHIELD_ENV_STATE);
+	read_fresh_env(l);
 }
 
 /* ---- the launch environment kept for exec ---- */
@@ -294,7 +329,7 @@ static void open_tee(struct launch *l, int argc, char **argv)
 {
 	struct shelter_measure_opts mo = {
 		.program = l->exe, .volumes = l->mounts, .volume_count = l->nvols,
-		.shield = l->shield,
+		.shield = l->shield, .freshness = l->bound ? &l->fresh : NULL,
 	};
 	struct shelter_tee_opts to = { .backend = "sim", .platform_dir = l->platform };
 	struct shelter_identity id;
@@ -462,11 +497,34 @@ static void embedded_tag(const struct launch *l, struct volplan *p, struct shiel
 	p->has_tag = st == SHIELD_TAG_OK;
 }
 
+/* §6.6: a bound volume's recorded tag is the one the service holds (read with a
+ * fresh nonce), not the local record's: the host can roll the state directory back
+ * with the volume, not f + 1 endorsers. The decisions of §6.4 then apply to it. */
+static struct shield_bound *bound_tag(const struct launch *l, struct volplan *p,
+				      const struct shield_tagfile *tf)
+{
+	enum shield_tagfile_state st;
+	struct shield_bound *b = NULL;
+	struct shelter_err err;
+
+	shelter_err_clear(&err);
+	if (shield_bound_open(l->binding, tf, &b, p->tag, &st, &err) < 0)
+		shield_die("volume %s (%s): %s; refusing to start without its endorsed state",
+			   p->v->mount, p->host, err.msg);
+	if (st == SHIELD_TAG_FOREIGN && !l->adopt)
+		shield_die("volume %s (%s): wrong key: the state the freshness service holds "
+			   "for it was recorded by another program or platform; refused",
+			   p->v->mount, p->host);
+	p->has_tag = st == SHIELD_TAG_OK;
+	return b;
+}
+
 static void embedded_volume(const struct launch *l, const struct vol_entry *v)
 {
 	struct volplan p = { .v = v, .name = v->mount };
 	uint8_t *key = shelter_secret_alloc(SHELTER_VOLUME_KEY_SIZE);
 	struct shield_tagfile *tf = NULL;
+	struct shield_bound *bound = NULL;
 	struct shelter_volume *vol;
 	struct shelter_err err;
 	char label[8 + PATH_MAX];
@@ -479,21 +537,32 @@ static void embedded_volume(const struct launch *l, const struct vol_entry *v)
 	if (shelter_tee_seal_key(l->tee, seal_policy(l), label, key, &err) < 0)
 		shield_die("volume %s: sealing key: %s", v->mount, err.msg);
 	embedded_tag(l, &p, &tf);
+	if (l->binding != NULL)
+		bound = bound_tag(l, &p, tf);
 	vol = plan_open(l, &p, key);
 	shelter_secret_free(key, SHELTER_VOLUME_KEY_SIZE);
 	plan_mount(&p, vol);
+	/* the local record stays (§6.6): the service's tag is recorded there too */
 	if (shield_tags_track_sealed(shield_mount_get(shield_mount_count() - 1), tf,
-				     p.has_tag ? p.tag : NULL, &err) < 0)
+				     p.has_tag && bound == NULL ? p.tag : NULL, &err) < 0 ||
+	    (bound != NULL && shield_tags_bind(shield_mount_get(shield_mount_count() - 1), bound,
+					       p.has_tag ? p.tag : NULL, &err) < 0))
 		shield_die("volume %s: %s", v->mount, err.msg);
 	plan_record(&p);
 }
 
 static void embedded(struct launch *l)
 {
+	struct shelter_err err;
+
 	/* nothing sealed, nothing to unseal: no TEE needed */
 	if (l->nvols == 0)
 		return;
 	open_tee(l, 0, NULL);
+	shelter_err_clear(&err);
+	if (l->bound && shield_binding_new(l->fresh_addr, &l->fresh, l->fresh_provider,
+					   &l->binding, &err) < 0)
+		shield_die("launch: %s; refusing to start", err.msg);
 	for (size_t i = 0; i < l->nvols; i++)
 		embedded_volume(l, &l->vols[i]);
 	/* every key is derived; the TEE's own secrets need not stay in memory */

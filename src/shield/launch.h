@@ -47,6 +47,13 @@
 #define SHIELD_ENV_ENV_ALLOW "SHELTER_SHIELD_ENV_ALLOW"
 #define SHIELD_ENV_ENV_FIXED "SHELTER_SHIELD_ENV"
 #define SHIELD_ENV_SIGSTRUCT "SHELTER_SHIELD_SIGSTRUCT"
+/* Embedded mode, the freshness binding (docs/shield.md §6.6), present together or
+ * not at all: the service's address HOST:PORT (not measured: it may move), the
+ * record value of measurement.md §4.2 in hex (measured: the keys depend on it) and
+ * the provider directory whose ca.crt the binding names. */
+#define SHIELD_ENV_FRESH_ADDR "SHELTER_SHIELD_FRESHNESS"
+#define SHIELD_ENV_FRESH_BINDING "SHELTER_SHIELD_FRESHNESS_BINDING"
+#define SHIELD_ENV_FRESH_PROVIDER "SHELTER_SHIELD_FRESHNESS_PROVIDER"
 /* MiB of decrypted chunks each volume keeps in memory (docs/shield.md §4; default
  * SHIELD_CACHE_MB_DEFAULT, 0 for none, at most SHIELD_CACHE_MB_MAX). */
 #define SHIELD_ENV_CACHE "SHELTER_SHIELD_CACHE_MB"
@@ -120,6 +127,45 @@ int shield_tags_track_cas(struct shield_mount *m, struct shelter_attester *a,
 int shield_tags_record(struct shield_mount *m, struct shelter_err *err);
 /* Record every tracked mount's tag (atexit; the program is still there). */
 void shield_tags_at_exit(void);
+
+/* The volume's freshness handle (docs/shield.md §6.6): HKDF-SHA256(K, info
+ * "shelter-shield freshness handle v1"), K the record's sealed key. */
+void shield_tagfile_handle(const struct shield_tagfile *t, uint8_t out[32]);
+
+/* Bind m (tracked) to the freshness service through b (taken; freed never: it
+ * lives until exit): every sync of the volume then returns only once the service
+ * endorsed its tag (shield_tags_note_sync), and each recording also writes it there.
+ * last_endorsed is the tag the service holds now, NULL when none. */
+struct shield_bound;
+int shield_tags_bind(struct shield_mount *m, struct shield_bound *b,
+		     const uint8_t *last_endorsed, struct shelter_err *err);
+
+/* ---- bind.c: volumes bound to a freshness service (§6.6) ---- */
+
+struct shelter_measure_freshness;
+struct shield_binding;
+/* The service of a run's binding: address (borrowed for the call), the measured
+ * binding f, and the provider directory whose ca.crt must be the one f names
+ * (SHELTER_E_POLICY otherwise). Lives until exit. */
+int shield_binding_new(const char *addr, const struct shelter_measure_freshness *f,
+		       const char *provider_dir, struct shield_binding **out,
+		       struct shelter_err *err);
+const char *shield_binding_addr(const struct shield_binding *b);
+/* The volume of t at the service: reads the latest state (a fresh nonce) and parses
+ * it with t into *tag and *state (SHIELD_TAG_NONE: the handle was never written;
+ * FOREIGN: a record under another key). t is borrowed while *out lives. Errors:
+ * the service unreachable or refused, a state that does not authenticate. */
+int shield_bound_open(struct shield_binding *b, const struct shield_tagfile *t,
+		      struct shield_bound **out, uint8_t tag[SHELTER_VOLUME_TAG_SIZE],
+		      enum shield_tagfile_state *state, struct shelter_err *err);
+/* Write tag (sealed as a §6.2 record) as the handle's next state and return once
+ * f + 1 endorsers certified it. A CONFLICT (another process wrote) is answered by
+ * reading the latest and writing on it. */
+int shield_bound_put(struct shield_bound *v, const uint8_t tag[SHELTER_VOLUME_TAG_SIZE],
+		     struct shelter_err *err);
+/* In a forked child: forget the parent's connection. */
+void shield_bound_after_fork(struct shield_bound *v);
+void shield_bound_free(struct shield_bound *v);
 
 /* ---- secrets.c ---- */
 

@@ -221,8 +221,9 @@ static int flush_range(char *a, size_t len, int sync)
 			if (rc != 0) {
 				errno = shield_errno(rc, "msync", shared[i].o->m->path, shared[i].o->path, &err);
 				r = -1;
-			} else {
-				shield_tags_note_sync(shared[i].o->m);
+			} else if (shield_tags_note_sync(shared[i].o->m) < 0) {
+				errno = EIO; /* bound, not endorsed (§6.6) */
+				r = -1;
 			}
 		}
 	}

@@ -185,7 +185,9 @@ int shield_follow(struct shield_path *p, int follow, struct shelter_stat *st);
 /* The process's umask, tracked by the interposed umask() (fs.c). */
 mode_t shield_umask(void);
 /* The program synced a file of m (fsync, fdatasync): launch.c records m's tag
- * when it is due (§6). */
-void shield_tags_note_sync(struct shield_mount *m);
+ * when it is due (§6). For a volume bound to a freshness service (§6.6) it returns
+ * only once the service endorsed the volume's tag: -1 (logged as a security event)
+ * when it could not, and the sync must then fail with EIO; 0 otherwise. */
+int shield_tags_note_sync(struct shield_mount *m);
 
 #endif

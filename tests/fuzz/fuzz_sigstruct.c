@@ -5,6 +5,8 @@
  *   - §2.1 ELF: measure_elf_inspect over the input as a file.
  *   - §2.2 loader output: measure_ldlist_parse over the input as text.
  *   - §3.3 volume paths: measure_volume_normalise over the input up to its first NUL.
+ *   - §4.2 freshness binding: shelter_measure_freshness_parse, then the binding as a
+ *     FRESHNESS record of a measured stream (measure_encode), once and twice.
  *
  * Properties checked with abort(): a sigstruct that verifies has exactly the §6.1
  * shape, its signer is SHA-256(public key), its identity is accepted for its own
@@ -14,7 +16,10 @@
  * zeroed; the ELF parser never asks to read outside the file and fills a
  * NUL-terminated interpreter path only with has_interp; every listed object has a
  * non-empty name and, without "=>", a name holding a '/'; a normalised volume path
- * is absolute, has no empty, "." or ".." component, and normalises to itself.
+ * is absolute, has no empty, "." or ".." component, and normalises to itself; an
+ * accepted binding has 1 to 16 sorted, distinct measurements and known flags and
+ * encodes back to the input byte for byte, a stream accepts its record exactly when
+ * the parser accepts it, and a stream with two of them is refused (INVAL).
  *
  * Seed generator: SHELTER_FUZZ_SEEDS=DIR ./fuzz_sigstruct writes seeds made by the
  * real encoders (and a few hand-made ELF headers and loader outputs) into DIR and
@@ -187,6 +192,72 @@ static void check_volume(const uint8_t *data, size_t size)
 		fz_die("normalising '%s' again changed it", out);
 }
 
+/* ---- §4.2 freshness binding ---- */
+
+/* A stream of the smallest measurement with count copies of the binding value. */
+static int encode_with(const uint8_t *v, size_t size, int count)
+{
+	static char hex[2 * SHELTER_MEASURE_FRESH_VALUE_MAX + 3];
+	struct shelter_measure_report r = { 0 };
+	uint8_t d[32] = { 0 }, *stream = NULL;
+	size_t n = 0;
+	int rc = 0;
+
+	if (size > SHELTER_MEASURE_FRESH_VALUE_MAX + 1)
+		size = SHELTER_MEASURE_FRESH_VALUE_MAX + 1;
+	shelter_hex(v, size, hex);
+	if (measure_report_add(&r, SHELTER_MEASURE_PROGRAM, "p", NULL, d, NULL) != 0 ||
+	    measure_report_add(&r, SHELTER_MEASURE_INTERP, "i", NULL, d, NULL) != 0 ||
+	    measure_report_add(&r, SHELTER_MEASURE_SHIELD, "absent", NULL, NULL, NULL) != 0 ||
+	    measure_report_add(&r, SHELTER_MEASURE_ARG, "p", NULL, NULL, NULL) != 0)
+		fz_die("report setup");
+	for (int i = 0; i < count; i++)
+		if (measure_report_add(&r, SHELTER_MEASURE_FRESHNESS, hex, NULL, NULL, NULL) != 0)
+			fz_die("report setup");
+	rc = measure_encode(&r, &stream, &n, NULL);
+	if (rc == 0 && n != 22 + 4 * 6 + 32 + 33 + 1 + count * (6 + size))
+		fz_die("stream of %zu bytes for a %zu-byte binding", n, size);
+	free(stream);
+	for (size_t i = 0; i < r.count; i++) {
+		free(r.v[i].name);
+		free(r.v[i].path);
+	}
+	free(r.v);
+	return rc;
+}
+
+static void check_freshness(const uint8_t *data, size_t size)
+{
+	static struct shelter_measure_freshness f;
+	uint8_t again[SHELTER_MEASURE_FRESH_VALUE_MAX];
+	size_t n = 0;
+	int rc = shelter_measure_freshness_parse(data, size, &f, NULL), enc;
+
+	enc = encode_with(data, size, 1);
+	if (rc != 0) {
+		if (rc != SHELTER_E_MALFORMED)
+			fz_die("binding refused with undocumented code %d", rc);
+		if (!all_zero(&f, sizeof(f)))
+			fz_die("refused binding left fields behind");
+		if (enc != SHELTER_E_INVAL)
+			fz_die("stream took a binding the parser refuses (%d)", enc);
+		return;
+	}
+	if (f.endorser_count == 0 || f.endorser_count > SHELTER_MEASURE_FRESH_ENDORSERS_MAX ||
+	    (f.flags & ~SHELTER_MEASURE_FRESH_ACCEPT_SIM) != 0)
+		fz_die("accepted binding breaks the §4.2 shape");
+	for (size_t i = 1; i < f.endorser_count; i++)
+		if (memcmp(f.endorsers[i - 1], f.endorsers[i], 32) >= 0)
+			fz_die("accepted binding's measurements are not sorted and distinct");
+	if (shelter_measure_freshness_encode(&f, again, sizeof(again), &n, NULL) != 0 ||
+	    n != size || memcmp(again, data, size) != 0)
+		fz_die("an accepted binding encodes to other bytes");
+	if (enc != 0)
+		fz_die("stream refused a binding the parser accepts (%d)", enc);
+	if (encode_with(data, size, 2) != SHELTER_E_INVAL)
+		fz_die("stream took two bindings");
+}
+
 /* ---- seeds ---- */
 
 static void seed(const char *dir, const char *name, const void *data, size_t size)
@@ -274,6 +345,21 @@ static void generate(const char *dir)
 	seed(dir, "ldlist", list, sizeof(list) - 1);
 	seed(dir, "ldlist-missing", missing, sizeof(missing) - 1);
 	seed(dir, "volume", volume, sizeof(volume) - 1);
+	{
+		struct shelter_measure_freshness b = { .flags = SHELTER_MEASURE_FRESH_ACCEPT_SIM,
+						       .endorser_count = 3 };
+		uint8_t v[SHELTER_MEASURE_FRESH_VALUE_MAX];
+		size_t n = 0;
+
+		memset(b.genesis, 0x11, 32);
+		memset(b.provider, 0x22, 32);
+		memset(b.endorsers[0], 0xbb, 32);
+		memset(b.endorsers[1], 0xaa, 32);
+		memset(b.endorsers[2], 0xcc, 32);
+		if (shelter_measure_freshness_encode(&b, v, sizeof(v), &n, NULL) != 0)
+			fz_die("binding seed");
+		seed(dir, "freshness-binding", v, n);
+	}
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -297,5 +383,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_elf(data, size);
 	check_ldlist(data, size);
 	check_volume(data, size);
+	check_freshness(data, size);
 	return 0;
 }

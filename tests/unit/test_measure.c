@@ -607,6 +607,136 @@ static void vector_v1_shield(void)
 	CHECK(ok);
 }
 
+/* the binding of v1-fresh, as a caller might give it: unsorted, one twice */
+static void fresh_fixture(struct shelter_measure_freshness *f)
+{
+	memset(f, 0, sizeof(*f));
+	memset(f->genesis, 0x11, 32);
+	memset(f->provider, 0x22, 32);
+	f->flags = SHELTER_MEASURE_FRESH_ACCEPT_SIM;
+	f->endorser_count = 3;
+	memset(f->endorsers[0], 0xbb, 32);
+	memset(f->endorsers[1], 0xaa, 32);
+	memset(f->endorsers[2], 0xbb, 32);
+}
+
+static void vector_v1_fresh(void)
+{
+	const char *vols[1] = { "/data/" };
+	struct shelter_measure_freshness f;
+	struct shelter_measure_opts o = { .program = "/usr/bin/prog", .volumes = vols,
+					  .volume_count = 1, .freshness = &f };
+	struct shelter_measure_report *r = calloc(1, sizeof(*r));
+	uint8_t dp[32], di[32], ds[32];
+	int ok;
+
+	fresh_fixture(&f);
+	CHECK(r != NULL);
+	ok = file_digest(VEC_DIR "inputs/program.bin", dp) == 0 &&
+	     file_digest(VEC_DIR "inputs/interp.bin", di) == 0 &&
+	     file_digest(VEC_DIR "inputs/shield.bin", ds) == 0 &&
+	     measure_report_add(r, SHELTER_MEASURE_PROGRAM, "p", NULL, dp, NULL) == 0 &&
+	     measure_report_add(r, SHELTER_MEASURE_INTERP, "/lib64/ld-linux-x86-64.so.2", NULL, di,
+				NULL) == 0 &&
+	     measure_report_add(r, SHELTER_MEASURE_SHIELD, "s", "/s", ds, NULL) == 0 &&
+	     measure_add_manifest(r, &o, NULL) == 0 && check_vector(r, "v1-fresh");
+	shelter_measure_report_free(r);
+	CHECK(ok);
+}
+
+/* §4.2: encoding refusals, then every way the parser must refuse bytes, then the
+ * round trip of a canonical value. */
+static void freshness_binding_refusals(void)
+{
+	struct shelter_measure_freshness f, g;
+	uint8_t v[SHELTER_MEASURE_FRESH_VALUE_MAX + 32], bad[SHELTER_MEASURE_FRESH_VALUE_MAX + 32];
+	size_t size = 1;
+
+	fresh_fixture(&f);
+	f.endorser_count = 0;
+	CHECK_RC(shelter_measure_freshness_encode(&f, v, sizeof(v), &size, NULL), SHELTER_E_INVAL);
+	CHECK(size == 0);
+	f.endorser_count = SHELTER_MEASURE_FRESH_ENDORSERS_MAX + 1;
+	CHECK_RC(shelter_measure_freshness_encode(&f, v, sizeof(v), &size, NULL), SHELTER_E_INVAL);
+	fresh_fixture(&f);
+	f.flags = 2;
+	CHECK_RC(shelter_measure_freshness_encode(&f, v, sizeof(v), &size, NULL), SHELTER_E_INVAL);
+	fresh_fixture(&f);
+	CHECK_RC(shelter_measure_freshness_encode(&f, v, 70 + 63, &size, NULL), SHELTER_E_INVAL);
+	CHECK_OK(shelter_measure_freshness_encode(&f, v, sizeof(v), &size, NULL));
+	CHECK(size == 70 + 64);
+	/* every truncation and an extension */
+	for (size_t n = 0; n < size; n++) {
+		memset(&g, 0x5a, sizeof(g));
+		CHECK_RC(shelter_measure_freshness_parse(v, n, &g, NULL), SHELTER_E_MALFORMED);
+		CHECK(g.endorser_count == 0 && g.flags == 0 && g.genesis[0] == 0);
+	}
+	CHECK_RC(shelter_measure_freshness_parse(v, size + 1, &g, NULL), SHELTER_E_MALFORMED);
+	/* unknown flags, no measurement, too many, unsorted, a duplicate */
+	memcpy(bad, v, size);
+	bad[67] |= 2;
+	CHECK_RC(shelter_measure_freshness_parse(bad, size, &g, NULL), SHELTER_E_MALFORMED);
+	memcpy(bad, v, size);
+	bad[69] = 0;
+	CHECK_RC(shelter_measure_freshness_parse(bad, 70, &g, NULL), SHELTER_E_MALFORMED);
+	memcpy(bad, v, size);
+	bad[68] = 0;
+	bad[69] = SHELTER_MEASURE_FRESH_ENDORSERS_MAX + 1;
+	CHECK_RC(shelter_measure_freshness_parse(bad, sizeof(bad), &g, NULL), SHELTER_E_MALFORMED);
+	memcpy(bad, v, size);
+	memcpy(bad + 70, v + 102, 32);
+	memcpy(bad + 102, v + 70, 32);
+	CHECK_RC(shelter_measure_freshness_parse(bad, size, &g, NULL), SHELTER_E_MALFORMED);
+	memcpy(bad + 70, v + 70, 32);
+	memcpy(bad + 102, v + 70, 32);
+	CHECK_RC(shelter_measure_freshness_parse(bad, size, &g, NULL), SHELTER_E_MALFORMED);
+	/* the canonical value: sorted, deduplicated, and it encodes back to itself */
+	CHECK_OK(shelter_measure_freshness_parse(v, size, &g, NULL));
+	CHECK(g.endorser_count == 2 && g.flags == SHELTER_MEASURE_FRESH_ACCEPT_SIM);
+	CHECK(g.endorsers[0][0] == 0xaa && g.endorsers[1][0] == 0xbb);
+	CHECK_MEM(g.genesis, f.genesis, 32);
+	CHECK_MEM(g.provider, f.provider, 32);
+	CHECK_OK(shelter_measure_freshness_encode(&g, bad, sizeof(bad), &size, NULL));
+	CHECK(size == 70 + 64 && memcmp(bad, v, size) == 0);
+}
+
+/* §4.2: at most one binding per stream, and never one that does not parse. */
+static void encode_refuses_bad_bindings(void)
+{
+	struct shelter_measure_freshness f;
+	struct shelter_measure_opts o = { .program = "p", .freshness = &f };
+	struct shelter_measure_report *r = calloc(1, sizeof(*r));
+	uint8_t d[32] = { 0 }, *s = NULL;
+	size_t size = 0;
+	int rc_two = -999, rc_bad = -999, rc_opts = -999;
+
+	CHECK(r != NULL);
+	fresh_fixture(&f);
+	if (measure_report_add(r, SHELTER_MEASURE_PROGRAM, "p", NULL, d, NULL) == 0 &&
+	    measure_report_add(r, SHELTER_MEASURE_INTERP, "i", NULL, d, NULL) == 0 &&
+	    measure_report_add(r, SHELTER_MEASURE_SHIELD, "absent", NULL, NULL, NULL) == 0 &&
+	    measure_add_manifest(r, &o, NULL) == 0 && measure_encode(r, &s, &size, NULL) == 0) {
+		free(s);
+		s = NULL;
+		/* a second binding */
+		if (measure_report_add(r, SHELTER_MEASURE_FRESHNESS, r->v[r->count - 1].name, NULL,
+				       NULL, NULL) == 0)
+			rc_two = measure_encode(r, &s, &size, NULL);
+		/* one again, replaced by bytes that are not a binding */
+		free(r->v[--r->count].name);
+		free(r->v[r->count - 1].name);
+		r->v[r->count - 1].name = strdup("00ff");
+		rc_bad = measure_encode(r, &s, &size, NULL);
+	}
+	f.endorser_count = 0;
+	rc_opts = measure_add_manifest(r, &o, NULL);
+	shelter_measure_report_free(r);
+	CHECK_RC(rc_two, SHELTER_E_INVAL);
+	CHECK_RC(rc_bad, SHELTER_E_INVAL);
+	CHECK_RC(rc_opts, SHELTER_E_INVAL);
+	CHECK(s == NULL && size == 0);
+}
+
 static void encode_checks_order(void)
 {
 	struct shelter_measure_report *r = calloc(1, sizeof(*r));
@@ -1130,6 +1260,9 @@ int main(void)
 
 	RUN(vector_v1_basic);
 	RUN(vector_v1_shield);
+	RUN(freshness_binding_refusals);
+	RUN(vector_v1_fresh);
+	RUN(encode_refuses_bad_bindings);
 	RUN(encode_checks_order);
 
 	RUN(measure_true_is_stable);

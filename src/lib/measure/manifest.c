@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 
 #include "measure/internal.h"
+#include "shelter/crypto.h"
 #include "util/buf.h"
 
 #define READ_SIZE ((size_t)1 << 16)
@@ -240,6 +241,22 @@ static int add_volumes(struct shelter_measure_report *r, const char *const *volu
 	return rc;
 }
 
+/* §4.2: the binding's canonical value, kept in the report as hex (printable by
+ * `shelter measure --verbose` like every other manifest entry). */
+static int add_freshness(struct shelter_measure_report *r,
+			 const struct shelter_measure_freshness *f, struct shelter_err *err)
+{
+	uint8_t v[SHELTER_MEASURE_FRESH_VALUE_MAX];
+	char hex[2 * SHELTER_MEASURE_FRESH_VALUE_MAX + 1];
+	size_t size = 0;
+	int rc = shelter_measure_freshness_encode(f, v, sizeof(v), &size, err);
+
+	if (rc < 0)
+		return shelter_err_wrap(err, rc, "manifest");
+	shelter_hex(v, size, hex);
+	return measure_report_add(r, SHELTER_MEASURE_FRESHNESS, hex, NULL, NULL, err);
+}
+
 int measure_add_manifest(struct shelter_measure_report *r,
 			 const struct shelter_measure_opts *opts, struct shelter_err *err)
 {
@@ -270,6 +287,8 @@ int measure_add_manifest(struct shelter_measure_report *r,
 				   err);
 	if (rc == 0)
 		rc = add_volumes(r, opts->volumes, opts->volume_count, err);
+	if (rc == 0 && opts->freshness != NULL)
+		rc = add_freshness(r, opts->freshness, err);
 	free(names);
 	free(fixed);
 	return rc;
@@ -294,14 +313,29 @@ static size_t value_size(const struct measure_comp *c)
 		return 32 + strlen(c->name);
 	case SHELTER_MEASURE_SHIELD:
 		return c->has_digest ? 32 : 0;
+	case SHELTER_MEASURE_FRESHNESS:
+		return strlen(c->name) / 2;
 	default:
 		return strlen(c->name);
 	}
 }
 
+/* A FRESHNESS component holds the hex of a canonical value (§4.2), nothing else. */
+static int check_freshness(const struct measure_comp *c, struct shelter_err *err)
+{
+	uint8_t v[SHELTER_MEASURE_FRESH_VALUE_MAX];
+	struct shelter_measure_freshness f;
+	size_t n = strlen(c->name);
+
+	if (n % 2 != 0 || n / 2 > sizeof(v) || shelter_unhex(c->name, v, n / 2) != 0)
+		return shelter_err_set(err, SHELTER_E_INVAL, "freshness binding: not the hex of "
+				       "a record value");
+	return shelter_measure_freshness_parse(v, n / 2, &f, err);
+}
+
 static int check_order(const struct shelter_measure_report *r, struct shelter_err *err)
 {
-	size_t program = 0, interp = 0, shield = 0, args = 0;
+	size_t program = 0, interp = 0, shield = 0, args = 0, fresh = 0;
 
 	for (size_t i = 0; i < r->count; i++) {
 		const struct measure_comp *c = &r->v[i];
@@ -315,6 +349,9 @@ static int check_order(const struct shelter_measure_report *r, struct shelter_er
 		if (value_size(c) > MEASURE_VALUE_MAX + 32)
 			return shelter_err_set(err, SHELTER_E_INVAL, "measure: component %zu is "
 					       "too long", i);
+		if (c->kind == SHELTER_MEASURE_FRESHNESS && check_freshness(c, err) < 0)
+			return shelter_err_wrap(err, SHELTER_E_INVAL, "measure: component %zu", i);
+		fresh += c->kind == SHELTER_MEASURE_FRESHNESS;
 		program += c->kind == SHELTER_MEASURE_PROGRAM;
 		interp += c->kind == SHELTER_MEASURE_INTERP;
 		shield += c->kind == SHELTER_MEASURE_SHIELD;
@@ -323,6 +360,9 @@ static int check_order(const struct shelter_measure_report *r, struct shelter_er
 	if (program != 1 || interp != 1 || shield != 1 || args == 0)
 		return shelter_err_set(err, SHELTER_E_INTERNAL, "measure: need one program, "
 				       "interpreter and shield record and an argv[0]");
+	if (fresh > 1)
+		return shelter_err_set(err, SHELTER_E_INVAL, "measure: %zu freshness bindings, "
+				       "at most one", fresh);
 	return 0;
 }
 
@@ -355,8 +395,15 @@ int measure_encode(const struct shelter_measure_report *r, uint8_t **stream, siz
 		shelter_wbuf_u32(&w, (uint32_t)vs);
 		if (is_file_kind(c->kind) && c->has_digest)
 			shelter_wbuf_put_bytes(&w, c->digest, 32);
-		if (c->kind != SHELTER_MEASURE_PROGRAM && c->kind != SHELTER_MEASURE_SHIELD)
+		if (c->kind == SHELTER_MEASURE_FRESHNESS) {
+			uint8_t *v = shelter_wbuf_take(&w, vs);
+
+			/* checked by check_order: the hex of vs bytes */
+			if (v == NULL || shelter_unhex(c->name, v, vs) != 0)
+				w.bad = 1;
+		} else if (c->kind != SHELTER_MEASURE_PROGRAM && c->kind != SHELTER_MEASURE_SHIELD) {
 			shelter_wbuf_put_bytes(&w, c->name, strlen(c->name));
+		}
 	}
 	if (w.bad || w.used != total) {
 		free(buf);

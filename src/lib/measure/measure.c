@@ -388,6 +388,8 @@ const char *shelter_measure_kind_str(int kind)
 		return "env";
 	case SHELTER_MEASURE_VOLUME:
 		return "volume";
+	case SHELTER_MEASURE_FRESHNESS:
+		return "freshness";
 	default:
 		return "?";
 	}

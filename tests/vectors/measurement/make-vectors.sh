@@ -43,7 +43,8 @@ rec_file() { # rec_file TYPE FILE [NAME]: digest, then the name for INTERP/LIBRA
 	hexbytes "$(sha "$2")"
 	printf '%s' "$name"
 }
-PROGRAM=1 INTERP=2 LIBRARY=3 SHIELD=4 ARG=16 ENV_ALLOW=17 ENV_FIXED=18 VOLUME=19
+PROGRAM=1 INTERP=2 LIBRARY=3 SHIELD=4 ARG=16 ENV_ALLOW=17 ENV_FIXED=18 VOLUME=19 FRESHNESS=20
+fill() { printf "$1%.0s" $(seq "$2"); } # fill HEXBYTE COUNT: that byte COUNT times, in hex
 in=$w/inputs
 
 # v1-basic: libraries in load order, no shield, the manifest in canonical order
@@ -79,6 +80,26 @@ sha "$w/v1-basic.stream" >"$w/v1-basic.sha256"
 } >"$w/v1-shield.stream"
 sha "$w/v1-shield.stream" >"$w/v1-shield.sha256"
 
+# v1-fresh (§4.2): v1-shield with a volume bound to a freshness service; the binding's
+# two endorser measurements sorted (the unit test gives them unsorted, one twice)
+{
+	printf 'shelter-measurement-v1'
+	rec_file $PROGRAM "$in/program.bin"
+	rec_file $INTERP "$in/interp.bin" /lib64/ld-linux-x86-64.so.2
+	rec_file $SHIELD "$in/shield.bin"
+	rec_str $ARG /usr/bin/prog
+	rec_str $VOLUME /data
+	be 2 $FRESHNESS
+	be 4 $((70 + 2 * 32))
+	hexbytes "$(fill 11 32)"     # genesis
+	hexbytes "$(fill 22 32)"     # provider: SHA-256 of its CA certificate (DER)
+	be 4 1                       # flags: ACCEPT_SIM
+	be 2 2                       # endorser measurements
+	hexbytes "$(fill aa 32)"
+	hexbytes "$(fill bb 32)"
+} >"$w/v1-fresh.stream"
+sha "$w/v1-fresh.stream" >"$w/v1-fresh.sha256"
+
 # sigstruct-v1 (§6): RFC 8032 test 1 key, over the v1-basic measurement
 seed=9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60
 { hexbytes 302e020100300506032b657004220420; hexbytes "$seed"; } >"$w/key.der"
@@ -105,7 +126,7 @@ printf '%s\n' "$seed" >"$w/sigstruct-v1.key.hex"
 
 files="inputs/program.bin inputs/interp.bin inputs/libfoo.bin inputs/libc.bin
 inputs/shield.bin v1-basic.stream v1-basic.sha256 v1-shield.stream v1-shield.sha256
-sigstruct-v1.bin sigstruct-v1.key.hex"
+v1-fresh.stream v1-fresh.sha256 sigstruct-v1.bin sigstruct-v1.key.hex"
 
 if [ "$mode" = write ]; then
 	mkdir -p "$here/inputs"
