@@ -590,6 +590,7 @@ struct wreq {
 	int ok[FR_VIEW_MAX];
 	int status[FR_VIEW_MAX];
 	int pair[FR_VIEW_MAX]; /* second round: certify then append to that endorser */
+	unsigned n, quorum;    /* of the view its round ran in */
 	int done;
 	pthread_cond_t cv; /* with qmu: woken when done, or to lead the next round */
 	struct wreq *next;
@@ -804,6 +805,8 @@ static size_t run_writes(struct fresh_coord *c, struct wreq *const *rs, size_t n
 			rs[j]->ok[i] = 0;
 			rs[j]->status[i] = SHELTER_E_NET;
 		}
+		rs[j]->n = c->view.n;
+		rs[j]->quorum = fr_view_f(&c->view) + 1;
 		find_prev(c, rs[j]);
 	}
 	batch_round(c, rs, n, 0);
@@ -922,6 +925,24 @@ static int submit(struct fresh_coord *c, struct wreq *r, struct shelter_err *err
 	return 0;
 }
 
+/* A write that can have no quorum because endorsers hold another state at its height
+ * (another writer of the handle moved on, §6.3) is a CONFLICT for the client to read
+ * again, not a bare lack of receipts. */
+static int taken_elsewhere(const struct wreq *r, struct shelter_err *err)
+{
+	unsigned ok = 0, taken = 0;
+
+	for (unsigned i = 0; i < r->n; i++) {
+		ok += r->ok[i] != 0;
+		taken += !r->ok[i] && r->status[i] == SHELTER_E_CONFLICT;
+	}
+	if (ok >= r->quorum || taken == 0 || r->n - taken >= r->quorum)
+		return 0;
+	return shelter_err_set(err, SHELTER_E_CONFLICT, "height %" PRIu64 " is taken at %u of "
+			       "%u endorsers: another state is there; read the latest", r->w->height,
+			       taken, r->n);
+}
+
 static int do_write(struct fresh_coord *c, uint8_t type, const struct fs_write *w,
 		    struct fs_receipts *out, struct shelter_err *err)
 {
@@ -942,6 +963,8 @@ static int do_write(struct fresh_coord *c, uint8_t type, const struct fs_write *
 		rc = submit(c, r, err);
 		pthread_cond_destroy(&r->cv);
 	}
+	if (rc == 0)
+		rc = taken_elsewhere(r, err);
 	if (rc == 0 && (out->r = calloc(FR_VIEW_MAX, sizeof(*out->r))) == NULL)
 		rc = shelter_err_set(err, SHELTER_E_NOMEM, "out of memory");
 	for (unsigned i = 0; rc == 0 && i < FR_VIEW_MAX; i++)
