@@ -14,11 +14,10 @@
 
 #include "freshness/endorser.h"
 #include "freshness/format.h"
+#include "freshness/frame.h" /* frames, error frames: src/lib/freshness/frame.h */
 
-#define FW_FRAME_MAX (16u << 20) /* bytes of type and body */
 #define FW_CERT_MAX FR_VIEW_MAX  /* receipts in one certificate */
 #define FW_CERTS_MAX 4096        /* certificates in one init */
-#define FW_MESSAGE_MAX 1024      /* bytes of an error message */
 
 enum fw_type {
 	FW_IDENTITY = 0x01,
@@ -26,18 +25,7 @@ enum fw_type {
 	FW_BATCH = 0x03,
 	FW_READ = 0x04,
 	FW_LOCK = 0x05,
-	FW_ANSWER = 0x80, /* an answer's type is its request's | FW_ANSWER */
-	FW_ERROR = 0xFF,
 };
-
-/* ---- frames ---- */
-
-/* Write one frame (all of it, retrying short writes and EINTR). */
-int fw_send(int fd, uint8_t type, const uint8_t *body, size_t len, struct shelter_err *err);
-/* Read one frame: *body malloc'd (caller frees; may be NULL when len is 0).
- * SHELTER_E_NOENT on a clean end of stream before the frame; SHELTER_E_MALFORMED
- * for a length of 0 or above FW_FRAME_MAX; SHELTER_E_IO otherwise. */
-int fw_recv(int fd, uint8_t *type, uint8_t **body, size_t *len, struct shelter_err *err);
 
 /* ---- requests ---- */
 
@@ -96,12 +84,5 @@ int fw_batch_answer_encode(const int32_t *status, size_t count, const struct fr_
 			   uint8_t **out, size_t *len, struct shelter_err *err);
 int fw_batch_answer_decode(const uint8_t *in, size_t len, int32_t **status, size_t *count,
 			   struct fr_batch *b, struct shelter_err *err);
-
-/* error: i32 code || u16 len || message. The code is negative (encode refuses
- * others with SHELTER_E_INVAL); the message is cut to FW_MESSAGE_MAX bytes, and
- * decode replaces control characters and truncates to msg_size - 1 bytes. Both
- * return 0, or SHELTER_E_NOMEM / SHELTER_E_MALFORMED. */
-int fw_error_encode(int code, const char *msg, uint8_t **out, size_t *len);
-int fw_error_decode(const uint8_t *in, size_t len, int *code, char *msg, size_t msg_size);
 
 #endif

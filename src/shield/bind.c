@@ -5,7 +5,7 @@
  * sealed tag key K (tags.c), so it names the volume without saying which one; the
  * state kept is the 84-byte sealed tag record of §6.2, so the service never learns
  * the tag and a state of another volume does not authenticate. The client is the
- * freshness client of src/freshness/client.h as StreamLog's anchor uses it: pinned
+ * freshness client of src/lib/freshness/client.h as StreamLog's anchor uses it: pinned
  * genesis, endorsers believed only under the measured policy.
  *
  * Calls on one struct shield_bound come from one thread at a time (tags.c holds the

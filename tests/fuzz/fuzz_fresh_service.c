@@ -1,5 +1,5 @@
 /* libFuzzer target: the client-coordinator encodings of the freshness service
- * (docs/protocols/freshness.md §8.2, src/freshness/service.c). The coordinator
+ * (docs/protocols/freshness.md §8.2, src/lib/freshness/service.c). The coordinator
  * parses requests from any client and the client parses answers from an untrusted
  * coordinator, so every decoder gets hostile bytes. The first byte picks it:
  *   0 create request, 1 append request, 2 receipts answer, 3 block, 4 view record.

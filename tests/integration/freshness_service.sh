@@ -9,6 +9,7 @@
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
 S=${SHELTER:?set SHELTER to the shelter binary}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SUITE=freshness_service
 w=$(mktemp -d)
 pids=()
@@ -86,6 +87,16 @@ expect other_provider_refused 1 'endorser [0-9a-f]{16}' "$S" freshness read --se
 	--genesis "$G" --handle vol1 --provider other --accept-sim
 expect provider_needed 2 'at least one --provider' "$S" freshness read --service "$C_ADDR" \
 	--handle vol1
+
+# --- the public client (include/shelter/freshness.h), through public headers only ------
+A=$ROOT/${SHELTER_BUILD:?set SHELTER_BUILD to the build directory}/tests/fresh_api
+[ -x "$A" ] || A=$SHELTER_BUILD/tests/fresh_api
+M=$(grep -m1 -oE 'measurement=[0-9a-f]{64}' e1.log | cut -d= -f2)
+expect public_api 0 '^ok 5 [0-9a-f]{64}$' "$A" "$C_ADDR" "$G" prov "$M" 5
+expect public_api_wrong_genesis 1 'genesis is not the one pinned' "$A" "$C_ADDR" "$other" \
+	prov "$M" 1
+expect public_api_wrong_measurement 1 'not an accepted endorser measurement' "$A" "$C_ADDR" \
+	"$G" prov "$other" 1
 
 # --- the store rolled back: the endorsers' tail has no state; fail-stop (§6.3) --------
 kill -TERM "$C_PID"

@@ -47,7 +47,7 @@ struct fresh_policy_args {
 	int accept_sim;
 };
 
-/* A policy and what it points to, owned together (src/freshness/policy.c). */
+/* A policy and what it points to, owned together (policy.c). */
 struct fresh_policy_loaded {
 	struct fresh_policy policy; /* what fresh_client_open takes */
 	struct shelter_trust *trust;

@@ -6,9 +6,9 @@
 #include <unistd.h>
 
 #include "freshness/client.h"
+#include "freshness/frame.h"
 #include "freshness/net.h"
 #include "freshness/service.h"
-#include "freshness/wire.h"
 #include "shelter/measure.h"
 #include "util/buf.h"
 
