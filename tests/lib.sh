@@ -53,3 +53,99 @@ wait_addr() {
 	done
 	return 1
 }
+
+# fresh_service_start: the freshness service (docs/protocols/freshness.md) of a test,
+# in the current directory: a provider and its enrolled platform (prov, plat), three
+# endorsers (logs e1.log..e3.log; E_PID, and E their --endorser arguments), a genesis
+# on sqlite:fstore.db (G), the endorsers' measurement (M) and a coordinator started
+# with start_coord (below). Background pids go to the array pids. Passes or fails
+# genesis and coordinator_start; returns 1 when the service could not start.
+fresh_service_start() {
+	local n
+	enrolled_platform prov plat || {
+		fail platform_setup
+		return 1
+	}
+	E=()
+	E_PID=()
+	for n in 1 2 3; do
+		"$S" freshness endorser --listen 127.0.0.1:0 --platform plat 2>"e$n.log" &
+		E_PID+=($!)
+		pids+=($!)
+		E+=(--endorser "$(wait_addr "e$n.log" $!)")
+	done
+	G=$("$S" freshness init --store sqlite:fstore.db "${E[@]}" 2>init.err)
+	[[ $G =~ ^[0-9a-f]{64}$ ]] && pass genesis || { fail genesis "$(cat init.err)"; return 1; }
+	M=$(grep -m1 -oE 'measurement=[0-9a-f]{64}' e1.log | cut -d= -f2)
+	C_RUNS=0
+	start_coord
+	[ -n "$C_ADDR" ] && pass coordinator_start || {
+		fail coordinator_start "$(cat coord1.log)"
+		return 1
+	}
+}
+
+# start_coord [HOST:PORT]: a coordinator on sqlite:fstore.db (C_PID, C_ADDR), with a
+# log of its own (coordN.log), so the address read is its own.
+start_coord() {
+	C_RUNS=$((C_RUNS + 1))
+	"$S" freshness serve --listen "${1:-127.0.0.1:0}" --store sqlite:fstore.db \
+		2>"coord$C_RUNS.log" &
+	C_PID=$!
+	pids+=($C_PID)
+	C_ADDR=$(wait_addr "coord$C_RUNS.log" "$C_PID")
+}
+
+# start_private_auditd DIR LOG ERR: an audit daemon of the test's own, for when none
+# runs: `auditd -n -c DIR` with DIR/auditd.conf written here (its log LOG, ENRICHED,
+# rotated at 8 MB, never halting the machine when the disk fills) and its plugins read
+# from DIR/plugins.d (made here; a caller puts its plugin there first), stderr to ERR.
+# Sets own_auditd to its pid, which the caller's EXIT trap ends with
+# stop_private_auditd. Returns 0 once the kernel names it its audit daemon, 1 when it
+# does not within 10 s.
+start_private_auditd() {
+	local dir=$1
+	mkdir -p "$dir/plugins.d" || return 1
+	cat >"$dir/auditd.conf" <<-EOF
+		local_events = yes
+		write_logs = yes
+		log_file = $2
+		log_format = ENRICHED
+		flush = INCREMENTAL_ASYNC
+		freq = 1
+		max_log_file = 8
+		num_logs = 2
+		max_log_file_action = ROTATE
+		space_left = 10
+		space_left_action = SYSLOG
+		admin_space_left = 5
+		admin_space_left_action = SYSLOG
+		disk_full_action = SYSLOG
+		disk_error_action = SYSLOG
+		plugin_dir = $dir/plugins.d
+		end_of_event_timeout = 2
+	EOF
+	chmod 600 "$dir/auditd.conf"
+	auditd -n -c "$dir" 2>"$3" &
+	own_auditd=$!
+	for _ in $(seq 100); do
+		[ "$(auditctl -s | sed -n 's/^pid //p')" = "$own_auditd" ] && return 0
+		kill -0 "$own_auditd" 2>/dev/null || break
+		sleep 0.1
+	done
+	return 1
+}
+
+# stop_private_auditd [ENABLED]: stop the auditd start_private_auditd started, if it
+# runs, and put the kernel's audit enabled flag back to ENABLED when one is given and
+# the flag is not that now. Audit state is global: every exit path calls this.
+stop_private_auditd() {
+	if [ -n "${own_auditd:-}" ]; then
+		kill -TERM "$own_auditd" 2>/dev/null
+		wait "$own_auditd" 2>/dev/null
+		own_auditd=
+	fi
+	[ -n "${1:-}" ] || return 0
+	[ "$(auditctl -s 2>/dev/null | sed -n 's/^enabled //p')" = "$1" ] ||
+		auditctl -e "$1" >/dev/null 2>&1
+}

@@ -24,30 +24,7 @@ trap cleanup EXIT
 cd "$w"
 
 # --- the freshness service: three endorsers, a genesis, a coordinator ------------------
-enrolled_platform prov plat || {
-	fail platform_setup
-	exit 1
-}
-E=()
-for n in 1 2 3; do
-	"$S" freshness endorser --listen 127.0.0.1:0 --platform plat 2>"e$n.log" &
-	pids+=($!)
-	E+=(--endorser "$(wait_addr "e$n.log" $!)")
-done
-G=$("$S" freshness init --store sqlite:fstore.db "${E[@]}" 2>init.err)
-[[ $G =~ ^[0-9a-f]{64}$ ]] && pass genesis || { fail genesis "$(cat init.err)"; exit 1; }
-M=$(grep -m1 -oE 'measurement=[0-9a-f]{64}' e1.log | cut -d= -f2)
-C_RUNS=0
-start_coord() { # start_coord [HOST:PORT]: its own log, so the address read is its own
-	C_RUNS=$((C_RUNS + 1))
-	"$S" freshness serve --listen "${1:-127.0.0.1:0}" --store sqlite:fstore.db \
-		2>"coord$C_RUNS.log" &
-	C_PID=$!
-	pids+=($C_PID)
-	C_ADDR=$(wait_addr "coord$C_RUNS.log" "$C_PID")
-}
-start_coord
-[ -n "$C_ADDR" ] && pass coordinator_start || { fail coordinator_start "$(cat coord1.log)"; exit 1; }
+fresh_service_start || exit 1
 
 # --- the daemon -----------------------------------------------------------------------
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
