@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "freshness/certs.h"
 #include "freshness/coordinator.h"
 #include "freshness/net.h"
 #include "freshness/service.h"
@@ -24,7 +25,6 @@
 #define KEY_VIEW "view/%" PRIu64
 #define KEY_CURRENT "current"
 #define FRESH_ROUND_MAX 1024 /* writes in one round */
-#define CERTMEM_SLOTS 1024
 
 /* A round waits for every endorser, but not for long once f + 1 have answered: a
  * hung or partitioned member (no reset, no answer) must not stall every round for
@@ -56,30 +56,7 @@ struct fresh_coord {
 	pthread_mutex_t qmu;
 	struct wreq *queue;
 	int leading;
-	/* the newest certificate of recently written handles, so that the next append
-	 * of a handle needs no store read (a short probe; the store stays the truth) */
-	pthread_mutex_t cmu;
-	struct certmem {
-		uint8_t handle[FR_HASH];
-		struct fr_receipt *r; /* NULL: empty */
-		size_t n;
-		int saved; /* in the store too: may be evicted */
-	} certs[CERTMEM_SLOTS];
-	/* certificates waiting for the saver thread (save_certs): written to the store
-	 * after their writers were answered, a round's worth in one transaction */
-	pthread_mutex_t smu;
-	pthread_cond_t scond;
-	struct pending_cert *pending;
-	pthread_t saver;
-	int saver_running, closing;
-	struct fr_view sview; /* the view certificates are checked against (keys, digest) */
-	struct fr_sigcache *sigs; /* batch signatures the saver verified (its own) */
-};
-
-struct pending_cert {
-	struct pending_cert *next;
-	size_t n;
-	struct fr_receipt r[]; /* n */
+	struct fresh_certs *certs; /* kept certificates (certs.c) */
 };
 
 /* ---- store keys ---- */
@@ -322,258 +299,6 @@ out:
 	return rc;
 }
 
-/* ---- certificates in the store ---- */
-
-#define CERTMEM_PROBE 8
-
-/* The slot of handle among CERTMEM_PROBE neighbours, or NULL. Caller holds cmu. */
-static struct certmem *certmem_find(struct fresh_coord *c, const uint8_t handle[FR_HASH])
-{
-	size_t at = (size_t)(shelter_load_be(handle, 8) % CERTMEM_SLOTS);
-
-	for (size_t i = 0; i < CERTMEM_PROBE; i++) {
-		struct certmem *m = &c->certs[(at + i) % CERTMEM_SLOTS];
-
-		if (m->r != NULL && memcmp(m->handle, handle, FR_HASH) == 0)
-			return m;
-	}
-	return NULL;
-}
-
-/* A copy of the remembered certificate of handle into out; 0 when there is one. */
-static int certmem_get(struct fresh_coord *c, const uint8_t handle[FR_HASH],
-		       struct fs_receipts *out)
-{
-	struct certmem *m;
-	int rc = SHELTER_E_NOENT;
-
-	pthread_mutex_lock(&c->cmu);
-	m = certmem_find(c, handle);
-	if (m != NULL && (out->r = malloc(m->n * sizeof(*m->r))) != NULL) {
-		memcpy(out->r, m->r, m->n * sizeof(*m->r));
-		out->count = m->n;
-		rc = 0;
-	}
-	pthread_mutex_unlock(&c->cmu);
-	return rc;
-}
-
-/* Remember a certificate not yet in the store (saved = 0) or mark it stored. An
- * unsaved one is never evicted, so the handle's next append finds it here before
- * the store has it; a saved one makes room for others. */
-static void certmem_put(struct fresh_coord *c, const struct fr_receipt *r, size_t n, int saved)
-{
-	size_t at = (size_t)(shelter_load_be(r[0].entry.handle, 8) % CERTMEM_SLOTS);
-	struct fr_receipt *copy = malloc(n * sizeof(*r));
-	struct certmem *m;
-
-	if (copy == NULL)
-		return;
-	memcpy(copy, r, n * sizeof(*r));
-	pthread_mutex_lock(&c->cmu);
-	m = certmem_find(c, r[0].entry.handle);
-	for (size_t i = 0; m == NULL && i < CERTMEM_PROBE; i++) {
-		struct certmem *x = &c->certs[(at + i) % CERTMEM_SLOTS];
-
-		if (x->r == NULL || x->saved)
-			m = x;
-	}
-	if (m != NULL && (m->r == NULL || memcmp(m->handle, r[0].entry.handle, FR_HASH) != 0 ||
-			  m->r[0].entry.height <= r[0].entry.height)) {
-		free(m->r);
-		memcpy(m->handle, r[0].entry.handle, FR_HASH);
-		m->r = copy;
-		m->n = n;
-		m->saved = saved;
-		copy = NULL;
-	}
-	pthread_mutex_unlock(&c->cmu);
-	free(copy);
-}
-
-static int load_cert(struct fresh_coord *c, const uint8_t handle[FR_HASH], struct fs_receipts *out,
-		     uint64_t *version)
-{
-	uint8_t *val = NULL;
-	size_t len = 0;
-	char key[100];
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	*version = 0;
-	hex_key(key, sizeof(key), "cert/", handle, "");
-	rc = fresh_store_get(c->store, key, &val, &len, version, NULL);
-	if (rc == 0)
-		rc = fs_receipts_decode(val, len, out, NULL);
-	free(val);
-	if (rc < 0)
-		fs_receipts_free(out);
-	return rc;
-}
-
-/* Whether the stored certificate old is to be kept rather than replaced by r: it is
- * newer, or as new and of the same view (a certificate of the current view replaces
- * one of an earlier view at the same height: only the current view's endorsers
- * accept it, §3.4). */
-static int keep_stored(const struct fs_receipts *old, const struct fr_receipt *r)
-{
-	return old->count > 0 && (old->r[0].entry.height > r->entry.height ||
-				  (old->r[0].entry.height == r->entry.height &&
-				   memcmp(old->r[0].view, r->view, FR_HASH) == 0));
-}
-
-static int by_handle_newest(const void *a, const void *b)
-{
-	const struct pending_cert *x = *(struct pending_cert *const *)a,
-				  *y = *(struct pending_cert *const *)b;
-	int d = memcmp(x->r[0].entry.handle, y->r[0].entry.handle, FR_HASH);
-
-	if (d != 0)
-		return d;
-	return x->r[0].entry.height < y->r[0].entry.height ? 1
-	       : x->r[0].entry.height > y->r[0].entry.height ? -1 : 0;
-}
-
-/* Store the newest certificate of each handle among ps (n, at most one op each): in
- * one transaction, flushed only when durable (§5: a lost certificate costs a round,
- * never safety; the next block's flush carries it). With view, each is checked first
- * (§3.4; a round's batch signatures are verified once, through c->sigs) and one that
- * does not certify is not stored. A lost race with another coordinator is fine: it
- * stored one at least as new. Then the memory may evict them. */
-static void save_certs(struct fresh_coord *c, struct pending_cert **ps, size_t n, int durable,
-		       const struct fr_view *view)
-{
-	struct fresh_store_op *ops = calloc(n ? n : 1, sizeof(*ops));
-	uint8_t **vals = calloc(n ? n : 1, sizeof(*vals));
-	struct pending_cert **which = calloc(n ? n : 1, sizeof(*which));
-	char (*keys)[100] = calloc(n ? n : 1, sizeof(*keys));
-	size_t k = 0;
-
-	if (ops == NULL || vals == NULL || which == NULL || keys == NULL)
-		goto out;
-	qsort(ps, n, sizeof(*ps), by_handle_newest);
-	for (size_t i = 0; i < n; i++) {
-		struct fs_receipts old, now = { .r = ps[i]->r, .count = ps[i]->n };
-		uint64_t version = 0;
-		int keep;
-
-		const struct fr_entry *e = &ps[i]->r[0].entry;
-
-		if (i > 0 && memcmp(ps[i - 1]->r[0].entry.handle, e->handle, FR_HASH) == 0)
-			continue; /* an older one of a handle already taken */
-		if (view != NULL && fr_cert_check_cached(view, ps[i]->r, ps[i]->n, e->handle,
-							 e->height, e->tail, c->sigs, NULL) < 0)
-			continue;
-		keep = load_cert(c, ps[i]->r[0].entry.handle, &old, &version) == 0 &&
-		       keep_stored(&old, &ps[i]->r[0]);
-		fs_receipts_free(&old);
-		if (keep || fs_receipts_encode(&now, &vals[k], &ops[k].len, NULL) < 0)
-			continue;
-		hex_key(keys[k], sizeof(keys[k]), "cert/", ps[i]->r[0].entry.handle, "");
-		ops[k].key = keys[k];
-		ops[k].val = vals[k];
-		ops[k].expect = version;
-		which[k++] = ps[i];
-	}
-	if (k > 0)
-		(void)fresh_store_put_many(c->store, ops, k, durable, NULL);
-	for (size_t i = 0; i < k; i++)
-		if (ops[i].rc == 0)
-			certmem_put(c, which[i]->r, which[i]->n, 1);
-out:
-	for (size_t i = 0; vals != NULL && i < k; i++)
-		free(vals[i]);
-	free(ops);
-	free(vals);
-	free(which);
-	free(keys);
-}
-
-/* The saver: takes every pending certificate at once and stores them; on close it
- * drains what is left. */
-static void *saver_thread(void *arg)
-{
-	struct fresh_coord *c = arg;
-
-	pthread_mutex_lock(&c->smu);
-	for (;;) {
-		struct pending_cert *list = c->pending, **ps;
-		struct fr_view view;
-		size_t n = 0;
-
-		if (list == NULL && c->closing)
-			break;
-		if (list == NULL) {
-			pthread_cond_wait(&c->scond, &c->smu);
-			continue;
-		}
-		c->pending = NULL;
-		view = c->sview;
-		pthread_mutex_unlock(&c->smu);
-		for (struct pending_cert *p = list; p != NULL; p = p->next)
-			n++;
-		ps = malloc(n * sizeof(*ps));
-		n = 0;
-		for (struct pending_cert *p = list; ps != NULL && p != NULL; p = p->next)
-			ps[n++] = p;
-		if (ps != NULL)
-			save_certs(c, ps, n, 0, &view);
-		free(ps);
-		while (list != NULL) {
-			struct pending_cert *next = list->next;
-
-			free(list);
-			list = next;
-		}
-		pthread_mutex_lock(&c->smu);
-	}
-	pthread_mutex_unlock(&c->smu);
-	return NULL;
-}
-
-/* Queue a certificate of the current view for the saver (started on first use), taking
- * p. Without a thread it is only remembered: the store gets the handle's next one.
- * Caller holds c->mu. */
-static void save_cert_later(struct fresh_coord *c, struct pending_cert *p)
-{
-	pthread_mutex_lock(&c->smu);
-	if (memcmp(c->sview.digest, c->view.digest, FR_HASH) != 0)
-		c->sview = c->view; /* its quotes are not used: they point into c->view_body */
-	if (!c->saver_running && pthread_create(&c->saver, NULL, saver_thread, c) == 0)
-		c->saver_running = 1;
-	if (c->saver_running) {
-		p->next = c->pending;
-		c->pending = p;
-		p = NULL;
-		pthread_cond_signal(&c->scond);
-	}
-	pthread_mutex_unlock(&c->smu);
-	free(p);
-}
-
-/* The newest pending certificate of handle, copied into out; 0 when there is one.
- * For an append that comes before the saver stored its predecessor's and after
- * the memory evicted it. */
-static int pending_get(struct fresh_coord *c, const uint8_t handle[FR_HASH],
-		       struct fs_receipts *out)
-{
-	const struct pending_cert *best = NULL;
-	int rc = SHELTER_E_NOENT;
-
-	pthread_mutex_lock(&c->smu);
-	for (const struct pending_cert *p = c->pending; p != NULL; p = p->next)
-		if (memcmp(p->r[0].entry.handle, handle, FR_HASH) == 0 &&
-		    (best == NULL || p->r[0].entry.height > best->r[0].entry.height))
-			best = p;
-	if (best != NULL && (out->r = malloc(best->n * sizeof(*best->r))) != NULL) {
-		memcpy(out->r, best->r, best->n * sizeof(*best->r));
-		out->count = best->n;
-		rc = 0;
-	}
-	pthread_mutex_unlock(&c->smu);
-	return rc;
-}
-
 /* ---- writes (§6.1) ---- */
 
 /* One client's write inside a shared round (§3.2: one signature per endorser for
@@ -766,29 +491,13 @@ static size_t put_blocks(struct fresh_coord *c, struct wreq *const *rs, size_t n
 	return k;
 }
 
-/* The certificate of the height below an append, for endorsers that need it (§4.3):
- * the newest this coordinator made (memory, then the saver's queue), else the
- * store's; one of an earlier view is replaced by the store's (a reconfiguration
- * stored the new view's INIT certificates). Caller holds c->mu: the rounds before
- * have kept theirs. */
+/* The certificate of the height below an append, for endorsers that need it (§4.3).
+ * Caller holds c->mu: the rounds before have kept theirs. */
 static void find_prev(struct fresh_coord *c, struct wreq *r)
 {
-	uint64_t version;
-
-	if (r->type != FS_APPEND)
-		return;
-	if (certmem_get(c, r->w->handle, &r->prev) == 0 &&
-	    (r->prev.r[0].entry.height != r->w->height - 1 ||
-	     memcmp(r->prev.r[0].view, c->view.digest, FR_HASH) != 0))
-		fs_receipts_free(&r->prev);
-	if (r->prev.count == 0 && pending_get(c, r->w->handle, &r->prev) == 0 &&
-	    (r->prev.r[0].entry.height != r->w->height - 1 ||
-	     memcmp(r->prev.r[0].view, c->view.digest, FR_HASH) != 0))
-		fs_receipts_free(&r->prev);
-	if (r->prev.count == 0 &&
-	    (load_cert(c, r->w->handle, &r->prev, &version) < 0 || r->prev.count == 0 ||
-	     r->prev.r[0].entry.height != r->w->height - 1))
-		fs_receipts_free(&r->prev);
+	if (r->type == FS_APPEND)
+		(void)fresh_certs_find(c->certs, r->w->handle, r->w->height - 1, c->view.digest,
+				       &r->prev);
 }
 
 /* Rounds for the writes rs (distinct handles, blocks stored); each write's receipts
@@ -796,7 +505,7 @@ static void find_prev(struct fresh_coord *c, struct wreq *r)
  * candidate certificates: *made (malloc'd, count returned) for keep_certs. Caller
  * holds c->mu and has refreshed the view. */
 static size_t run_writes(struct fresh_coord *c, struct wreq *const *rs, size_t n,
-			 struct pending_cert ***made)
+			 struct fresh_cert ***made)
 {
 	size_t k = 0;
 
@@ -817,7 +526,7 @@ static size_t run_writes(struct fresh_coord *c, struct wreq *const *rs, size_t n
 	for (size_t j = 0; *made != NULL && j < n; j++) {
 		struct fr_receipt cert[FR_VIEW_MAX];
 		size_t m = quorum(c, rs[j], cert);
-		struct pending_cert *p = m > 0 ? malloc(sizeof(*p) + m * sizeof(cert[0])) : NULL;
+		struct fresh_cert *p = m > 0 ? malloc(sizeof(*p) + m * sizeof(cert[0])) : NULL;
 
 		if (p == NULL)
 			continue;
@@ -834,12 +543,10 @@ static size_t run_writes(struct fresh_coord *c, struct wreq *const *rs, size_t n
  * restarts, not this round's acknowledgement. Checking here would make the round's
  * leader, itself a writer, answer its client only after it. Takes made. Caller holds
  * c->mu. */
-static void keep_certs(struct fresh_coord *c, struct pending_cert **made, size_t n)
+static void keep_certs(struct fresh_coord *c, struct fresh_cert **made, size_t n)
 {
-	for (size_t j = 0; j < n; j++) {
-		certmem_put(c, made[j]->r, made[j]->n, 0);
-		save_cert_later(c, made[j]);
-	}
+	for (size_t j = 0; j < n; j++)
+		fresh_certs_keep(c->certs, &c->view, made[j]);
 	free(made);
 }
 
@@ -879,7 +586,7 @@ static int submit(struct fresh_coord *c, struct wreq *r, struct shelter_err *err
 	r->next = c->queue;
 	c->queue = r;
 	while (!r->done) {
-		struct pending_cert **made = NULL;
+		struct fresh_cert **made = NULL;
 		size_t n, k, nmade = 0;
 		int rc;
 
@@ -1024,7 +731,7 @@ static int do_read(struct fresh_coord *c, const uint8_t handle[FR_HASH],
 	{
 		struct fs_receipts cert;
 
-		if (load_cert(c, handle, &cert, &version) == 0) {
+		if (fresh_certs_load(c->certs, handle, &cert, &version) == 0) {
 			out->cert = cert.r;
 			out->cert_count = cert.count;
 			free(cert.cert);
@@ -1260,15 +967,11 @@ int fresh_coord_new(struct fresh_store *store, struct fresh_coord **out, struct 
 	c->store = store;
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_mutex_init(&c->qmu, NULL);
-	pthread_mutex_init(&c->cmu, NULL);
-	pthread_mutex_init(&c->smu, NULL);
-	pthread_cond_init(&c->scond, NULL);
 	for (unsigned i = 0; i < FR_VIEW_MAX; i++)
 		c->peers[i].fd = -1;
-	c->sigs = calloc(1, sizeof(*c->sigs));
-	if (c->sigs == NULL) {
+	if (fresh_certs_new(store, &c->certs, err) < 0) {
 		fresh_coord_free(c);
-		return shelter_err_set(err, SHELTER_E_NOMEM, "out of memory");
+		return SHELTER_E_NOMEM;
 	}
 	*out = c;
 	return 0;
@@ -1278,24 +981,13 @@ void fresh_coord_free(struct fresh_coord *c)
 {
 	if (c == NULL)
 		return;
-	pthread_mutex_lock(&c->smu); /* the saver stores what is pending, then ends */
-	c->closing = 1;
-	pthread_cond_signal(&c->scond);
-	pthread_mutex_unlock(&c->smu);
-	if (c->saver_running)
-		pthread_join(c->saver, NULL);
+	fresh_certs_free(c->certs); /* stores what is queued: before the store closes */
 	for (unsigned i = 0; i < FR_VIEW_MAX; i++)
 		peer_close(&c->peers[i]);
 	fresh_store_close(c->store);
 	free(c->view_body);
 	pthread_mutex_destroy(&c->mu);
 	pthread_mutex_destroy(&c->qmu);
-	pthread_mutex_destroy(&c->cmu);
-	pthread_mutex_destroy(&c->smu);
-	pthread_cond_destroy(&c->scond);
-	free(c->sigs);
-	for (size_t i = 0; i < CERTMEM_SLOTS; i++)
-		free(c->certs[i].r);
 	free(c);
 }
 
@@ -1408,14 +1100,14 @@ static int init_all(struct joiner *js, size_t n, const struct fw_init_req *req,
 static void save_init_certs(struct fresh_coord *c, const struct fr_batch *inits, size_t n,
 			    unsigned quorum)
 {
-	struct pending_cert **ps;
+	struct fresh_cert **ps;
 	size_t m = 0;
 
 	if (n < quorum || inits[0].count == 0)
 		return;
 	ps = calloc(inits[0].count, sizeof(*ps));
 	for (uint32_t e = 0; ps != NULL && e < inits[0].count; e++) {
-		struct pending_cert *p = malloc(sizeof(*p) + quorum * sizeof(p->r[0]));
+		struct fresh_cert *p = malloc(sizeof(*p) + quorum * sizeof(p->r[0]));
 
 		if (p == NULL)
 			break;
@@ -1430,7 +1122,7 @@ static void save_init_certs(struct fresh_coord *c, const struct fr_batch *inits,
 			free(p);
 	}
 	if (m > 0)
-		save_certs(c, ps, m, 1, NULL); /* init_all checked the INIT batches */
+		fresh_certs_save_now(c->certs, ps, m); /* init_all checked the INIT batches */
 	for (size_t i = 0; i < m; i++)
 		free(ps[i]);
 	free(ps);
@@ -1586,7 +1278,7 @@ static int certs_for(struct fresh_coord *c, const struct fr_batch *locks, size_t
 		if (req->ncerts > 0 &&
 		    memcmp(req->certs[req->ncerts - 1][0].entry.handle, all[i].handle, FR_HASH) == 0)
 			continue;
-		if (load_cert(c, all[i].handle, &cert, &version) == 0 && cert.count > 0) {
+		if (fresh_certs_load(c->certs, all[i].handle, &cert, &version) == 0 && cert.count > 0) {
 			req->certs[req->ncerts] = cert.r;
 			req->cert_lens[req->ncerts++] = cert.count;
 			free(cert.cert);

@@ -1,0 +1,377 @@
+/* The certificates a coordinator keeps: certs.h, docs/protocols/freshness.md §5. */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "freshness/certs.h"
+#include "util/buf.h"
+
+#define CERTMEM_SLOTS 1024
+
+struct fresh_certs {
+	struct fresh_store *store; /* borrowed */
+	/* the newest certificate of recently written handles, so that the next append
+	 * of a handle needs no store read (a short probe; the store stays the truth) */
+	pthread_mutex_t cmu;
+	struct certmem {
+		uint8_t handle[FR_HASH];
+		struct fr_receipt *r; /* NULL: empty */
+		size_t n;
+		int saved; /* in the store too: may be evicted */
+	} mem[CERTMEM_SLOTS];
+	/* certificates waiting for the saver thread (save_certs): written to the store
+	 * after their writers were answered, a round's worth in one transaction */
+	pthread_mutex_t smu;
+	pthread_cond_t scond;
+	struct fresh_cert *pending;
+	pthread_t saver;
+	int saver_running, closing;
+	struct fr_view sview; /* the view certificates are checked against (keys, digest) */
+	struct fr_sigcache *sigs; /* batch signatures the saver verified (its own) */
+};
+
+static void cert_key(char out[100], const uint8_t handle[FR_HASH])
+{
+	char hex[2 * FR_HASH + 1];
+
+	shelter_hex(handle, FR_HASH, hex);
+	snprintf(out, 100, "cert/%s", hex);
+}
+
+#define CERTMEM_PROBE 8
+
+/* The slot of handle among CERTMEM_PROBE neighbours, or NULL. Caller holds cmu. */
+static struct certmem *certmem_find(struct fresh_certs *c, const uint8_t handle[FR_HASH])
+{
+	size_t at = (size_t)(shelter_load_be(handle, 8) % CERTMEM_SLOTS);
+
+	for (size_t i = 0; i < CERTMEM_PROBE; i++) {
+		struct certmem *m = &c->mem[(at + i) % CERTMEM_SLOTS];
+
+		if (m->r != NULL && memcmp(m->handle, handle, FR_HASH) == 0)
+			return m;
+	}
+	return NULL;
+}
+
+/* A copy of the remembered certificate of handle into out; 0 when there is one. */
+static int certmem_get(struct fresh_certs *c, const uint8_t handle[FR_HASH],
+		       struct fs_receipts *out)
+{
+	struct certmem *m;
+	int rc = SHELTER_E_NOENT;
+
+	pthread_mutex_lock(&c->cmu);
+	m = certmem_find(c, handle);
+	if (m != NULL && (out->r = malloc(m->n * sizeof(*m->r))) != NULL) {
+		memcpy(out->r, m->r, m->n * sizeof(*m->r));
+		out->count = m->n;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&c->cmu);
+	return rc;
+}
+
+/* Remember a certificate not yet in the store (saved = 0) or mark it stored. An
+ * unsaved one is never evicted, so the handle's next append finds it here before
+ * the store has it; a saved one makes room for others. */
+static void certmem_put(struct fresh_certs *c, const struct fr_receipt *r, size_t n, int saved)
+{
+	size_t at = (size_t)(shelter_load_be(r[0].entry.handle, 8) % CERTMEM_SLOTS);
+	struct fr_receipt *copy = malloc(n * sizeof(*r));
+	struct certmem *m;
+
+	if (copy == NULL)
+		return;
+	memcpy(copy, r, n * sizeof(*r));
+	pthread_mutex_lock(&c->cmu);
+	m = certmem_find(c, r[0].entry.handle);
+	for (size_t i = 0; m == NULL && i < CERTMEM_PROBE; i++) {
+		struct certmem *x = &c->mem[(at + i) % CERTMEM_SLOTS];
+
+		if (x->r == NULL || x->saved)
+			m = x;
+	}
+	if (m != NULL && (m->r == NULL || memcmp(m->handle, r[0].entry.handle, FR_HASH) != 0 ||
+			  m->r[0].entry.height <= r[0].entry.height)) {
+		free(m->r);
+		memcpy(m->handle, r[0].entry.handle, FR_HASH);
+		m->r = copy;
+		m->n = n;
+		m->saved = saved;
+		copy = NULL;
+	}
+	pthread_mutex_unlock(&c->cmu);
+	free(copy);
+}
+
+static int load_cert(struct fresh_certs *c, const uint8_t handle[FR_HASH], struct fs_receipts *out,
+		     uint64_t *version)
+{
+	uint8_t *val = NULL;
+	size_t len = 0;
+	char key[100];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	*version = 0;
+	cert_key(key, handle);
+	rc = fresh_store_get(c->store, key, &val, &len, version, NULL);
+	if (rc == 0)
+		rc = fs_receipts_decode(val, len, out, NULL);
+	free(val);
+	if (rc < 0)
+		fs_receipts_free(out);
+	return rc;
+}
+
+/* Whether the stored certificate old is to be kept rather than replaced by r: it is
+ * newer, or as new and of the same view (a certificate of the current view replaces
+ * one of an earlier view at the same height: only the current view's endorsers
+ * accept it, §3.4). */
+static int keep_stored(const struct fs_receipts *old, const struct fr_receipt *r)
+{
+	return old->count > 0 && (old->r[0].entry.height > r->entry.height ||
+				  (old->r[0].entry.height == r->entry.height &&
+				   memcmp(old->r[0].view, r->view, FR_HASH) == 0));
+}
+
+static int by_handle_newest(const void *a, const void *b)
+{
+	const struct fresh_cert *x = *(struct fresh_cert *const *)a,
+				  *y = *(struct fresh_cert *const *)b;
+	int d = memcmp(x->r[0].entry.handle, y->r[0].entry.handle, FR_HASH);
+
+	if (d != 0)
+		return d;
+	return x->r[0].entry.height < y->r[0].entry.height ? 1
+	       : x->r[0].entry.height > y->r[0].entry.height ? -1 : 0;
+}
+
+/* Store the newest certificate of each handle among ps (n, at most one op each): in
+ * one transaction, flushed only when durable (§5: a lost certificate costs a round,
+ * never safety; the next block's flush carries it). With view, each is checked first
+ * (§3.4; a round's batch signatures are verified once, through c->sigs) and one that
+ * does not certify is not stored. A lost race with another coordinator is fine: it
+ * stored one at least as new. Then the memory may evict them. */
+static void save_certs(struct fresh_certs *c, struct fresh_cert **ps, size_t n, int durable,
+		       const struct fr_view *view)
+{
+	struct fresh_store_op *ops = calloc(n ? n : 1, sizeof(*ops));
+	uint8_t **vals = calloc(n ? n : 1, sizeof(*vals));
+	struct fresh_cert **which = calloc(n ? n : 1, sizeof(*which));
+	char (*keys)[100] = calloc(n ? n : 1, sizeof(*keys));
+	size_t k = 0;
+
+	if (ops == NULL || vals == NULL || which == NULL || keys == NULL)
+		goto out;
+	qsort(ps, n, sizeof(*ps), by_handle_newest);
+	for (size_t i = 0; i < n; i++) {
+		struct fs_receipts old, now = { .r = ps[i]->r, .count = ps[i]->n };
+		const struct fr_entry *e = &ps[i]->r[0].entry;
+		uint64_t version = 0;
+		int keep;
+
+		if (i > 0 && memcmp(ps[i - 1]->r[0].entry.handle, e->handle, FR_HASH) == 0)
+			continue; /* an older one of a handle already taken */
+		if (view != NULL && fr_cert_check_cached(view, ps[i]->r, ps[i]->n, e->handle,
+							 e->height, e->tail, c->sigs, NULL) < 0)
+			continue;
+		keep = load_cert(c, e->handle, &old, &version) == 0 && keep_stored(&old, &ps[i]->r[0]);
+		fs_receipts_free(&old);
+		if (keep || fs_receipts_encode(&now, &vals[k], &ops[k].len, NULL) < 0)
+			continue;
+		cert_key(keys[k], e->handle);
+		ops[k].key = keys[k];
+		ops[k].val = vals[k];
+		ops[k].expect = version;
+		which[k++] = ps[i];
+	}
+	if (k > 0)
+		(void)fresh_store_put_many(c->store, ops, k, durable, NULL);
+	for (size_t i = 0; i < k; i++)
+		if (ops[i].rc == 0)
+			certmem_put(c, which[i]->r, which[i]->n, 1);
+out:
+	for (size_t i = 0; vals != NULL && i < k; i++)
+		free(vals[i]);
+	free(ops);
+	free(vals);
+	free(which);
+	free(keys);
+}
+
+/* The saver: takes every pending certificate at once and stores them; on close it
+ * drains what is left. It lets certificates gather for SAVE_EVERY_MS first: of a
+ * handle written again meanwhile only the newest is checked and stored, and the
+ * checks stay off the CPUs a lone writer's rounds need. */
+#define SAVE_EVERY_MS 5
+static void *saver_thread(void *arg)
+{
+	struct fresh_certs *c = arg;
+
+	pthread_mutex_lock(&c->smu);
+	for (;;) {
+		struct fresh_cert *list = c->pending, **ps;
+		struct fr_view view;
+		size_t n = 0;
+
+		if (list == NULL && c->closing)
+			break;
+		if (list == NULL) {
+			pthread_cond_wait(&c->scond, &c->smu);
+			continue;
+		}
+		if (!c->closing) {
+			struct timespec until;
+
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_nsec += SAVE_EVERY_MS * 1000000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			while (!c->closing &&
+			       pthread_cond_timedwait(&c->scond, &c->smu, &until) == 0)
+				; /* new certificates signal too: keep gathering until then */
+		}
+		list = c->pending;
+		c->pending = NULL;
+		view = c->sview;
+		pthread_mutex_unlock(&c->smu);
+		for (struct fresh_cert *p = list; p != NULL; p = p->next)
+			n++;
+		ps = malloc(n * sizeof(*ps));
+		n = 0;
+		for (struct fresh_cert *p = list; ps != NULL && p != NULL; p = p->next)
+			ps[n++] = p;
+		if (ps != NULL)
+			save_certs(c, ps, n, 0, &view);
+		free(ps);
+		while (list != NULL) {
+			struct fresh_cert *next = list->next;
+
+			free(list);
+			list = next;
+		}
+		pthread_mutex_lock(&c->smu);
+	}
+	pthread_mutex_unlock(&c->smu);
+	return NULL;
+}
+
+void fresh_certs_keep(struct fresh_certs *c, const struct fr_view *v, struct fresh_cert *p)
+{
+	certmem_put(c, p->r, p->n, 0);
+	pthread_mutex_lock(&c->smu);
+	if (memcmp(c->sview.digest, v->digest, FR_HASH) != 0)
+		c->sview = *v; /* its quotes are not used: they point into the caller's */
+	if (!c->saver_running && pthread_create(&c->saver, NULL, saver_thread, c) == 0)
+		c->saver_running = 1;
+	if (c->saver_running) {
+		p->next = c->pending;
+		c->pending = p;
+		p = NULL;
+		pthread_cond_signal(&c->scond);
+	}
+	pthread_mutex_unlock(&c->smu);
+	free(p);
+}
+
+/* The newest pending certificate of handle, copied into out; 0 when there is one.
+ * For an append that comes before the saver stored its predecessor's and after
+ * the memory evicted it. */
+static int pending_get(struct fresh_certs *c, const uint8_t handle[FR_HASH],
+		       struct fs_receipts *out)
+{
+	const struct fresh_cert *best = NULL;
+	int rc = SHELTER_E_NOENT;
+
+	pthread_mutex_lock(&c->smu);
+	for (const struct fresh_cert *p = c->pending; p != NULL; p = p->next)
+		if (memcmp(p->r[0].entry.handle, handle, FR_HASH) == 0 &&
+		    (best == NULL || p->r[0].entry.height > best->r[0].entry.height))
+			best = p;
+	if (best != NULL && (out->r = malloc(best->n * sizeof(*best->r))) != NULL) {
+		memcpy(out->r, best->r, best->n * sizeof(*best->r));
+		out->count = best->n;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&c->smu);
+	return rc;
+}
+
+int fresh_certs_find(struct fresh_certs *c, const uint8_t handle[FR_HASH], uint64_t height,
+		     const uint8_t view[FR_HASH], struct fs_receipts *out)
+{
+	uint64_t version;
+
+	memset(out, 0, sizeof(*out));
+	if (certmem_get(c, handle, out) == 0 &&
+	    (out->r[0].entry.height != height || memcmp(out->r[0].view, view, FR_HASH) != 0))
+		fs_receipts_free(out);
+	if (out->count == 0 && pending_get(c, handle, out) == 0 &&
+	    (out->r[0].entry.height != height || memcmp(out->r[0].view, view, FR_HASH) != 0))
+		fs_receipts_free(out);
+	if (out->count == 0 &&
+	    (load_cert(c, handle, out, &version) < 0 || out->count == 0 ||
+	     out->r[0].entry.height != height))
+		fs_receipts_free(out);
+	return out->count > 0 ? 0 : SHELTER_E_NOENT;
+}
+
+int fresh_certs_load(struct fresh_certs *c, const uint8_t handle[FR_HASH],
+		     struct fs_receipts *out, uint64_t *version)
+{
+	return load_cert(c, handle, out, version);
+}
+
+void fresh_certs_save_now(struct fresh_certs *c, struct fresh_cert *const *ps, size_t n)
+{
+	struct fresh_cert **copy = malloc((n ? n : 1) * sizeof(*copy));
+
+	if (copy == NULL)
+		return;
+	memcpy(copy, ps, n * sizeof(*copy)); /* save_certs sorts its array */
+	save_certs(c, copy, n, 1, NULL);
+	free(copy);
+}
+
+int fresh_certs_new(struct fresh_store *store, struct fresh_certs **out, struct shelter_err *err)
+{
+	struct fresh_certs *c = calloc(1, sizeof(*c));
+
+	*out = NULL;
+	if (c == NULL || (c->sigs = calloc(1, sizeof(*c->sigs))) == NULL) {
+		free(c);
+		return shelter_err_set(err, SHELTER_E_NOMEM, "out of memory");
+	}
+	c->store = store;
+	pthread_mutex_init(&c->cmu, NULL);
+	pthread_mutex_init(&c->smu, NULL);
+	pthread_cond_init(&c->scond, NULL);
+	*out = c;
+	return 0;
+}
+
+void fresh_certs_free(struct fresh_certs *c)
+{
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&c->smu); /* the saver stores what is pending, then ends */
+	c->closing = 1;
+	pthread_cond_signal(&c->scond);
+	pthread_mutex_unlock(&c->smu);
+	if (c->saver_running)
+		pthread_join(c->saver, NULL);
+	pthread_mutex_destroy(&c->cmu);
+	pthread_mutex_destroy(&c->smu);
+	pthread_cond_destroy(&c->scond);
+	for (size_t i = 0; i < CERTMEM_SLOTS; i++)
+		free(c->mem[i].r);
+	free(c->sigs);
+	free(c);
+}
