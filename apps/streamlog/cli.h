@@ -1,4 +1,4 @@
-/* streamlog's offline commands (docs/streamlog.md §7): query, export, verify. */
+/* streamlog's offline commands (docs/streamlog.md §7): query, export, verify, iolog. */
 #ifndef STREAMLOG_CLI_H
 #define STREAMLOG_CLI_H
 
@@ -28,6 +28,9 @@ int sl_export(const struct sl_filter *f, const char *out_path);
 /* verify a store (f->store) or a bundle file */
 int sl_verify_store(const struct sl_filter *f);
 int sl_verify_bundle(const struct sl_filter *f, const char *bundle);
+/* streamlog iolog (docs/streamlog.md §7.5): the sudo I/O log session named by session
+ * (its id or directory) out of the verified store f->store, into outdir/ID. */
+int sl_iolog_extract(const struct sl_filter *f, const char *session, const char *outdir);
 
 /* The checkpoint note the filter names (its file, or STORE/checkpoint), and the
  * verifier key string; 0 or SL_EXIT_FAIL after a message. */

@@ -18,14 +18,39 @@ void sl_event_init(struct sl_event *e)
 	e->source_seq = e->uid = e->auid = e->time_ns = e->received_ns = SL_NONE;
 }
 
-void sl_event_unparsed(enum sl_source source, const char *raw, size_t len, int64_t received_ns,
-		       struct sl_event *e)
+/* A cleared event of one record: its source, receive time and raw bytes. */
+static void event_of(enum sl_source source, const char *raw, size_t len, int64_t received_ns,
+		     struct sl_event *e)
 {
 	sl_event_init(e);
 	e->source = source;
 	e->received_ns = received_ns;
 	e->raw = (struct sl_str){ raw, len };
+}
+
+void sl_event_unparsed(enum sl_source source, const char *raw, size_t len, int64_t received_ns,
+		       struct sl_event *e)
+{
+	event_of(source, raw, len, received_ns, e);
 	e->result = sl_str_c("unparsed");
+}
+
+void sl_event_begin(enum sl_source source, const char *raw, size_t len, int64_t received_ns,
+		    struct sl_event *e, struct sl_event *ev)
+{
+	sl_event_init(e);
+	event_of(source, raw, len, received_ns, ev);
+}
+
+int sl_event_end(int rc, const struct sl_event *ev, struct sl_scratch *s, size_t scratch_at,
+		 struct sl_event *e)
+{
+	if (rc != 0) {
+		s->used = scratch_at;
+		return rc;
+	}
+	*e = *ev;
+	return 0;
 }
 
 struct jw {

@@ -84,6 +84,17 @@ struct sl_scratch {
 	size_t used, cap;
 };
 
+/* A source parser's start: *e cleared (what a refusal leaves) and *ev cleared but for
+ * the record's source, receive time and raw (the record, borrowed), to be filled. */
+void sl_event_begin(enum sl_source source, const char *raw, size_t len, int64_t received_ns,
+		    struct sl_event *e, struct sl_event *ev);
+
+/* A source parser's end: rc 0: *e = *ev; otherwise s goes back to the scratch_at bytes
+ * it held at the start (a refusal leaves the scratch as it was) and *e stays cleared.
+ * Returns rc. */
+int sl_event_end(int rc, const struct sl_event *ev, struct sl_scratch *s, size_t scratch_at,
+		 struct sl_event *e);
+
 /* Copy len bytes into the scratch; an absent string (p NULL) when it is full. */
 static inline struct sl_str sl_scratch_put(struct sl_scratch *s, const char *p, size_t len)
 {

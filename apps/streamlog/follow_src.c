@@ -6,7 +6,9 @@
  * record, syncs once per pass, and only then writes the positions it reached to
  * STORE/follow.state. The same thread owns every audit adapter (libauparse's
  * process-wide state, docs/streamlog.md §3.2.5), those of followed audit files and those
- * of connections, whose threads queue their audit lines here. */
+ * of connections, whose threads queue their audit lines here. The content of the sudo
+ * I/O log sessions a sudo-io scan finds is copied by iolog.c, on this thread too, its
+ * open sessions kept in the same state file (docs/streamlog.md §3.5.4, §3.5.5). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +28,7 @@
 #include "streamlog/audit.h"
 #include "streamlog/common.h"
 #include "streamlog/follow_src.h"
+#include "streamlog/iolog.h"
 #include "streamlog/serve_int.h"
 #include "streamlog/sudo.h"
 #include "streamlog/tlog.h"
@@ -46,7 +49,8 @@
 #define ADAPTERS_MAX 256
 #define STOP_PASSES 64
 #define STATE_NAME "follow.state"
-#define STATE_HEAD "streamlog follow state 1"
+#define STATE_HEAD "streamlog follow state 2" /* 1: without "+" lines (§3.5.5) */
+#define STATE_HEAD_V1 "streamlog follow state 1"
 #define SPEC_PATH_MAX 4000
 
 enum kind { K_AUDIT, K_SUDO, K_TLOG, K_SUDO_IO };
@@ -79,7 +83,8 @@ struct fsrc { /* one --follow */
 	struct io_seen *seen;
 	size_t seen_count, seen_cap;
 	int64_t next_scan;
-	int scan_warned;
+	int scan_warned, open_warned;
+	struct sl_iolog *iolog; /* the content of the open sessions (iolog.c) */
 };
 
 struct adapter { /* the audit adapter of one connection and sending host */
@@ -731,7 +736,7 @@ static void io_legacy(const char *p, size_t n, struct sl_event *e)
 }
 
 /* One session's event: 0 recorded, 1 not ready yet (its log.json does not parse). */
-static int io_record(struct sl_follow *f, const struct fsrc *s, const struct io_cand *c)
+static int io_record(struct sl_follow *f, struct fsrc *s, const struct io_cand *c)
 {
 	static const char head[] = "\"accept\":";
 	struct sl_scratch sc = { f->scratch, 0, SCRATCH_SIZE };
@@ -743,7 +748,9 @@ static int io_record(struct sl_follow *f, const struct fsrc *s, const struct io_
 			       FILE_BUF - sizeof(head) - 1);
 	char msg[PATH_MAX + 64];
 
-	if (n < 0)
+	/* §3.5.4: no room for its content yet: recorded when a session closes, the
+	 * watermark waiting for it */
+	if (n < 0 || sl_iolog_full(s->iolog))
 		return 1;
 	memcpy(f->buf, head, sizeof(head) - 1);
 	sl_event_init(&e);
@@ -764,12 +771,19 @@ static int io_record(struct sl_follow *f, const struct fsrc *s, const struct io_
 	e.result = sl_str_c("iolog");
 	e.message = sl_str_c(msg);
 	from_file(f, s, &e);
-	return append(f, &e) == 0 ? 0 : -1;
+	if (append(f, &e) != 0)
+		return -1;
+	/* §3.5.4: its content from now on, after the event that names it */
+	n = sl_iolog_open(s->iolog, c->dir);
+	if (n != 0 && !s->open_warned++)
+		sl_log("follow %s: the content of %s is not copied: %s", s->spec, c->dir,
+		       n == SHELTER_E_NOMEM ? "out of memory" : "a newline in its path");
+	return 0;
 }
 
 /* One scan of an I/O log directory. The watermark moves past a session only when
  * every session up to it is recorded and it is older than IOLOG_SETTLE_NS (§3.5.5). */
-static void poll_iolog(struct sl_follow *f, struct fsrc *s, int64_t mono)
+static void scan_iolog(struct sl_follow *f, struct fsrc *s, int64_t mono)
 {
 	struct io_list l = { NULL, 0, 0, 0 };
 	int64_t settled = sl_now_ns() - IOLOG_SETTLE_NS, wm = (int64_t)s->ready_off;
@@ -832,6 +846,23 @@ static void poll_iolog(struct sl_follow *f, struct fsrc *s, int64_t mono)
 	s->ready_off = (uint64_t)wm;
 }
 
+static int iolog_append(void *ctx, const struct sl_event *e)
+{
+	return append(ctx, e);
+}
+
+/* The scan when due, then the content of the open sessions (iolog.c) when due or
+ * force. 1 when a session has more to copy right away. */
+static int poll_iolog(struct sl_follow *f, struct fsrc *s, int64_t mono, int force)
+{
+	struct sl_iolog_sink k = { iolog_append, f, s->source_id, f->hostname };
+
+	scan_iolog(f, s, mono);
+	if (sl_srv_failed(f->srv))
+		return 0;
+	return sl_iolog_poll(s->iolog, &k, mono, force) > 0;
+}
+
 /* ---- the state file (§3.5.5) ---- */
 
 /* A decimal of 1..20 digits below 2^64 at *p, then one space. */
@@ -855,23 +886,26 @@ static int u64_sp(const char **p, uint64_t *out)
 static int state_load(struct sl_follow *f, struct shelter_err *err)
 {
 	char path[PATH_MAX + 32], *text = NULL, *line, *next;
-	size_t size = 0;
+	size_t size = 0, klen = 0;
 	unsigned no = 1;
-	int rc;
+	struct fsrc *prev = NULL; /* the source of the last line, when followed */
+	int rc, prev_kind = -1;
 
 	snprintf(path, sizeof(path), "%s/%s", f->store, STATE_NAME);
-	rc = sl_read_file(path, 1u << 20, &text, &size, err);
+	rc = sl_read_file(path, 16u << 20, &text, &size, err); /* "+" lines: §3.5.5 */
 	if (rc == SHELTER_E_NOENT)
 		return 0;
 	if (rc != 0)
 		return rc;
-	if (strlen(text) != size || strncmp(text, STATE_HEAD "\n", sizeof(STATE_HEAD)) != 0) {
+	if (strlen(text) != size || (strncmp(text, STATE_HEAD "\n", sizeof(STATE_HEAD)) != 0 &&
+				     strncmp(text, STATE_HEAD_V1 "\n", sizeof(STATE_HEAD_V1)) != 0)) {
 		rc = shelter_err_set(err, SHELTER_E_MALFORMED, "'%s': not a follow state file", path);
 		goto out;
 	}
 	for (line = text + sizeof(STATE_HEAD); *line != '\0'; line = next) {
 		uint64_t ino = 0, off = 0;
 		const char *spec = line;
+		struct shelter_err lerr;
 
 		no++;
 		next = strchr(line, '\n');
@@ -881,15 +915,27 @@ static int state_load(struct sl_follow *f, struct shelter_err *err)
 			goto out;
 		}
 		*next++ = '\0';
+		if (line[0] == '+' && line[1] == ' ' && prev_kind == K_SUDO_IO) {
+			/* an open session's file, of the sudo-io line before (§3.5.5) */
+			if (prev != NULL && sl_iolog_state_load(prev->iolog, line + 2, &lerr) != 0) {
+				rc = shelter_err_set(err, lerr.code, "'%s' line %u: %s", path, no,
+						     lerr.msg);
+				goto out;
+			}
+			continue;
+		}
 		if (u64_sp(&spec, &ino) != 0 || u64_sp(&spec, &off) != 0 ||
 		    sl_follow_spec_check(spec) != NULL) {
 			rc = shelter_err_set(err, SHELTER_E_MALFORMED,
 					     "'%s' line %u: want INODE OFFSET KIND:PATH", path, no);
 			goto out;
 		}
+		prev = NULL;
+		prev_kind = kind_of(spec, &klen);
 		for (unsigned i = 0; i < f->count; i++) {
 			if (strcmp(f->src[i].spec, spec) != 0)
 				continue;
+			prev = &f->src[i];
 			if (f->src[i].have_state) {
 				rc = shelter_err_set(err, SHELTER_E_MALFORMED,
 						     "'%s' line %u: %s twice", path, no, spec);
@@ -911,36 +957,62 @@ static int state_write(struct sl_follow *f)
 {
 	struct shelter_err err;
 	size_t cap = 64, len;
-	char *buf;
-	int changed = 0, rc;
+	char *buf, **io = calloc(f->count + 1, sizeof(*io));
+	size_t *io_len = calloc(f->count + 1, sizeof(*io_len));
+	int changed = 0, rc = -1;
 
+	if (io == NULL || io_len == NULL)
+		goto out;
 	for (unsigned i = 0; i < f->count; i++) {
 		struct fsrc *s = &f->src[i];
 
 		changed |= !s->have_state || s->ready_ino != s->st_ino || s->ready_off != s->st_off;
+		changed |= s->iolog != NULL && sl_iolog_state_dirty(s->iolog);
 		cap += strlen(s->spec) + 48;
 	}
-	if (!changed || f->count == 0)
-		return 0;
+	if (!changed || f->count == 0) {
+		rc = 0;
+		goto out;
+	}
+	/* §3.5.5: the open sessions' files after their sudo-io line */
+	for (unsigned i = 0; i < f->count; i++) {
+		if (f->src[i].iolog != NULL &&
+		    sl_iolog_state_text(f->src[i].iolog, &io[i], &io_len[i]) != 0)
+			goto out;
+		cap += io_len[i];
+	}
 	buf = malloc(cap);
 	if (buf == NULL)
-		return -1;
+		goto out;
 	len = (size_t)snprintf(buf, cap, "%s\n", STATE_HEAD);
-	for (unsigned i = 0; i < f->count; i++)
+	for (unsigned i = 0; i < f->count; i++) {
 		len += (size_t)snprintf(buf + len, cap - len, "%" PRIu64 " %" PRIu64 " %s\n",
 					f->src[i].ready_ino, f->src[i].ready_off, f->src[i].spec);
+		if (io_len[i] > 0) {
+			memcpy(buf + len, io[i], io_len[i]);
+			len += io_len[i];
+		}
+	}
 	rc = pki_write_atomic(f->store, STATE_NAME, 0600, buf, len, &err);
 	free(buf);
 	if (rc != 0) {
 		sl_log("follow state: %s", err.msg);
-		return -1;
+		rc = -1;
+		goto out;
 	}
 	for (unsigned i = 0; i < f->count; i++) {
 		f->src[i].have_state = 1;
 		f->src[i].st_ino = f->src[i].ready_ino;
 		f->src[i].st_off = f->src[i].ready_off;
+		if (f->src[i].iolog != NULL)
+			sl_iolog_state_saved(f->src[i].iolog);
 	}
-	return 0;
+out:
+	for (unsigned i = 0; io != NULL && i < f->count; i++)
+		free(io[i]);
+	free(io);
+	free(io_len);
+	return rc;
 }
 
 /* After a pass: the positions whose events are all appended. An audit file's only when
@@ -1139,7 +1211,7 @@ static int poll_files(struct sl_follow *f)
 
 	for (unsigned i = 0; i < f->count && !sl_srv_failed(f->srv); i++) {
 		if (f->src[i].kind == K_SUDO_IO)
-			poll_iolog(f, &f->src[i], sl_mono_ns());
+			more |= poll_iolog(f, &f->src[i], sl_mono_ns(), 0);
 		else
 			more |= poll_file(f, &f->src[i]);
 	}
@@ -1171,11 +1243,16 @@ static void final_pass(struct sl_follow *f)
 		 * does not record them again (§3.5.5); a busy host gets three tries */
 		for (int k = 0; s->kind == K_SUDO_IO && k < 3; k++) {
 			s->next_scan = 0;
-			poll_iolog(f, s, sl_mono_ns());
+			(void)poll_iolog(f, s, sl_mono_ns(), 1);
 			if (s->seen_count == 0)
 				break;
 			poll(NULL, 0, (int)(IOLOG_SETTLE_NS / 1000000) + 100);
 		}
+		/* §3.5.5: every open session's content copied up to what its files hold */
+		for (int k = 0; s->kind == K_SUDO_IO && k < STOP_PASSES && !sl_srv_failed(f->srv) &&
+				sl_iolog_poll(s->iolog, &(struct sl_iolog_sink){ iolog_append, f,
+					s->source_id, f->hostname }, sl_mono_ns(), 1) > 0; k++)
+			;
 		if (s->audit != NULL)
 			(void)audit_end(f, s->audit, s->source_id);
 	}
@@ -1287,6 +1364,8 @@ int sl_follow_new(const struct sl_serve_config *cfg, struct sl_follow **out,
 		if (rc == 0 && s->kind == K_AUDIT &&
 		    sl_audit_new(f->hostname, s->source_id, emit, f, &s->audit, &aerr) != 0)
 			rc = shelter_err_set(err, aerr.code, "%s", aerr.msg);
+		if (rc == 0 && s->kind == K_SUDO_IO && sl_iolog_new(s->path, &s->iolog, &aerr) != 0)
+			rc = shelter_err_set(err, aerr.code, "%s", aerr.msg);
 	}
 	if (rc == 0)
 		rc = state_load(f, err);
@@ -1323,7 +1402,8 @@ int sl_follow_stop(struct sl_follow *f)
 	ok = !sl_srv_failed(f->srv);
 	for (unsigned i = 0; i < f->count; i++)
 		ok &= f->src[i].ready_ino == f->src[i].st_ino &&
-		      f->src[i].ready_off == f->src[i].st_off;
+		      f->src[i].ready_off == f->src[i].st_off &&
+		      (f->src[i].iolog == NULL || !sl_iolog_state_dirty(f->src[i].iolog));
 	return ok ? 0 : -1;
 }
 
@@ -1337,6 +1417,7 @@ void sl_follow_free(struct sl_follow *f)
 
 		close_file(s);
 		sl_audit_free(s->audit);
+		sl_iolog_free(s->iolog);
 		free(s->source_id);
 		for (size_t j = 0; j < s->seen_count; j++)
 			free(s->seen[j].dir);

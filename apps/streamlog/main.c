@@ -17,6 +17,8 @@
  *                     [--who U] [--what TEXT] [--host H] [--source KIND]
  *                     [--since T] [--until T] [--limit N] [--json]
  *   streamlog export  (query's options) --out FILE
+ *   streamlog iolog   --store DIR (--vkey V | --vkey-file F) [--checkpoint NOTE]
+ *                     --session ID-OR-DIR --out OUTDIR     a sudo I/O log session back
  *   streamlog view    --store DIR (--vkey V | --vkey-file F) --listen HOST:PORT
  *                     --cert PEM --key PEM [--max-conns N]     read-only web viewer
  */
@@ -40,6 +42,7 @@ struct args {
 	struct sl_filter filter;
 	const char *bundle, *out;
 	const char *to, *ca; /* audisp */
+	const char *session; /* iolog */
 };
 
 enum {
@@ -48,7 +51,7 @@ enum {
 	OPT_MAX_CONNS, OPT_VKEY, OPT_VKEY_FILE, OPT_CHECKPOINT, OPT_BUNDLE, OPT_WHO, OPT_WHAT,
 	OPT_HOST, OPT_SOURCE, OPT_SINCE, OPT_UNTIL, OPT_LIMIT, OPT_JSON, OPT_OUT,
 	OPT_FRESHNESS, OPT_FRESH_GENESIS, OPT_FRESH_PROVIDER, OPT_FRESH_ACCEPT_SIM,
-	OPT_FRESH_MEASUREMENT, OPT_FOLLOW, OPT_TO, OPT_CA,
+	OPT_FRESH_MEASUREMENT, OPT_FOLLOW, OPT_TO, OPT_CA, OPT_SESSION,
 };
 
 static const struct option OPTIONS[] = {
@@ -85,13 +88,14 @@ static const struct option OPTIONS[] = {
 	{ "follow", required_argument, NULL, OPT_FOLLOW },
 	{ "to", required_argument, NULL, OPT_TO },
 	{ "ca", required_argument, NULL, OPT_CA },
+	{ "session", required_argument, NULL, OPT_SESSION },
 	{ NULL, 0, NULL, 0 },
 };
 
 static int usage(const char *why)
 {
 	fprintf(stderr, "streamlog: %s\nusage: streamlog serve|audisp|keygen|vkey|verify|query|"
-			"export|view [options] (docs/streamlog.md §6, §7)\n", why);
+			"export|iolog|view [options] (docs/streamlog.md §6, §7)\n", why);
 	return SL_EXIT_USAGE;
 }
 
@@ -150,6 +154,7 @@ static int option(struct args *a, int c, const char *v)
 		return 0;
 	case OPT_TO: a->to = v; return 0;
 	case OPT_CA: a->ca = v; return 0;
+	case OPT_SESSION: a->session = v; return 0;
 	default: return -1;
 	}
 }
@@ -249,6 +254,13 @@ int main(int argc, char **argv)
 		return view_command(&a);
 	if (strcmp(cmd, "keygen") == 0 || strcmp(cmd, "vkey") == 0)
 		return key_command(&a, strcmp(cmd, "keygen") == 0);
+	if (strcmp(cmd, "iolog") == 0) {
+		if (a.filter.store == NULL || a.session == NULL || a.out == NULL)
+			return usage("iolog needs --store, --session and --out");
+		if ((a.filter.vkey == NULL) == (a.filter.vkey_file == NULL))
+			return usage("give --vkey or --vkey-file: the log's public key");
+		return sl_iolog_extract(&a.filter, a.session, a.out);
+	}
 	if (strcmp(cmd, "verify") == 0 || strcmp(cmd, "query") == 0 || strcmp(cmd, "export") == 0) {
 		int store = a.filter.store != NULL, bundle = a.bundle != NULL;
 

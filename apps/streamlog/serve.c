@@ -24,6 +24,7 @@
 #include "shelter/crypto.h"
 #include "streamlog/common.h"
 #include "streamlog/follow_src.h"
+#include "streamlog/listen.h"
 #include "streamlog/route.h"
 #include "streamlog/serve.h"
 #include "streamlog/serve_int.h"
@@ -47,14 +48,20 @@ struct conn {
 	struct server *srv;
 	int fd;
 	SSL *ssl;
-	pthread_t thread;
 	char peer[128]; /* address:port, for the daemon's own log lines */
 	char addr[64];  /* address alone: a source reconnecting is the same source */
 	char id[256];
-	int done;
 	uint64_t messages;
 	uint64_t serial; /* names the connection's audit adapters (follow_src.h) */
-	struct conn *next;
+};
+
+/* How long read batches waited to be durable, from their first byte read to the end of
+ * their sync: the moment an acknowledgement could be sent (§6). Counts per quarter
+ * octave of microseconds: bucket b holds times up to 2^(b/4) us (1 us for b < 4). */
+#define DURABLE_BUCKETS 112
+struct durable {
+	uint64_t n[DURABLE_BUCKETS];
+	uint64_t max_us;
 };
 
 struct server {
@@ -62,9 +69,8 @@ struct server {
 	struct shelter_log *log;
 	SSL_CTX *tls;
 	int lfd;
-	pthread_mutex_t mu; /* conns, sources, counters */
-	struct conn *conns;
-	unsigned open_conns;
+	pthread_mutex_t mu; /* sources, counters */
+	struct sl_listener conns; /* the connection threads */
 	struct source *sources[SOURCES_BUCKETS];
 	int failed; /* a commit failed: the log is poisoned, the daemon stops */
 	struct sl_anchor *anchor; /* the freshness anchor; NULL: the local file */
@@ -72,7 +78,59 @@ struct server {
 	unsigned anchor_failures; /* failed anchors in a row (the ticker's) */
 	struct sl_follow *follow; /* --follow files and every audit adapter */
 	uint64_t conns_accepted;
+	struct durable durable; /* every connection's, added atomically; logged at stop */
 };
+
+/* ---- time to durable ---- */
+
+static uint64_t durable_upper_us(unsigned b)
+{
+	static const double q[4] = { 1.0, 1.189207, 1.414214, 1.681793 };
+
+	return (uint64_t)((double)(UINT64_C(1) << (b / 4)) * q[b % 4]);
+}
+
+/* A batch read from since_ns on is durable now: into the connection's counts (its
+ * thread's own) and the server's (shared: atomic). */
+static void durable_note(struct server *srv, struct durable *own, int64_t since_ns)
+{
+	uint64_t us = (uint64_t)((sl_mono_ns() - since_ns) / 1000);
+	uint64_t max = __atomic_load_n(&srv->durable.max_us, __ATOMIC_RELAXED);
+	unsigned b = 0;
+
+	while (b + 1 < DURABLE_BUCKETS && durable_upper_us(b) < us)
+		b++;
+	own->n[b]++;
+	if (us > own->max_us)
+		own->max_us = us;
+	__atomic_fetch_add(&srv->durable.n[b], 1, __ATOMIC_RELAXED);
+	while (us > max && !__atomic_compare_exchange_n(&srv->durable.max_us, &max, us, 0,
+							__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
+/* "N batches durable after read: p50 <= X ms, p99 <= Y ms, max Z ms" (bucket upper
+ * bounds: within a fifth) into out; empty when there was none. */
+static void durable_text(const struct durable *d, char *out, size_t size)
+{
+	uint64_t total = 0, seen = 0;
+	double q[2] = { 0.5, 0.99 }, at[2] = { 0, 0 };
+	unsigned k = 0;
+
+	for (unsigned b = 0; b < DURABLE_BUCKETS; b++)
+		total += d->n[b];
+	out[0] = '\0';
+	if (total == 0)
+		return;
+	for (unsigned b = 0; b < DURABLE_BUCKETS && k < 2; b++) {
+		seen += d->n[b];
+		while (k < 2 && (double)seen >= q[k] * (double)total)
+			at[k++] = (double)durable_upper_us(b) / 1000.0;
+	}
+	snprintf(out, size, "%llu batches durable after read: p50 <= %.3f ms, p99 <= %.3f ms, "
+		 "max %.3f ms", (unsigned long long)total, at[0], at[1],
+		 (double)d->max_us / 1000.0);
+}
 
 /* ---- appending events ---- */
 
@@ -236,6 +294,7 @@ struct conn_io {
 	uint64_t last;
 	int appended;
 	uint64_t audit_ticket; /* audit lines queued to the follower (docs/streamlog.md §3.5.3) */
+	struct durable durable; /* this connection's batches */
 };
 
 /* An audit record in a syslog message goes to the follower thread, which owns every
@@ -318,6 +377,7 @@ static int drain(struct conn *c, struct conn_io *io, size_t *len)
  * record it, then make it durable in one sync. */
 static int read_batch(struct conn *c, struct conn_io *io, size_t *len)
 {
+	int64_t first = 0;
 	int n;
 
 	io->appended = 0;
@@ -325,6 +385,8 @@ static int read_batch(struct conn *c, struct conn_io *io, size_t *len)
 		n = SSL_read(c->ssl, io->buf + *len, (int)(CONN_BUF - *len));
 		if (n <= 0)
 			return n == 0 || SSL_get_error(c->ssl, n) == SSL_ERROR_ZERO_RETURN ? 1 : -1;
+		if (first == 0)
+			first = sl_mono_ns();
 		*len += (size_t)n;
 		if (drain(c, io, len) != 0)
 			return -1;
@@ -335,6 +397,8 @@ static int read_batch(struct conn *c, struct conn_io *io, size_t *len)
 	io->audit_ticket = 0;
 	if (io->appended && sync_to(c->srv, io->last) != 0)
 		return -1;
+	if (io->appended)
+		durable_note(c->srv, &io->durable, first);
 	return 0;
 }
 
@@ -353,11 +417,11 @@ static void conn_identity(struct conn *c)
 		snprintf(c->id, sizeof(c->id), "tcp:%s", c->addr);
 }
 
-static void *conn_main(void *arg)
+static void conn_run(void *arg)
 {
 	struct conn *c = arg;
 	struct conn_io io;
-	char msg[400];
+	char msg[400], dur[200];
 	size_t len = 0;
 	int rc = -1;
 
@@ -388,7 +452,8 @@ static void *conn_main(void *arg)
 		 len > 0 ? " with a partial frame pending" : "");
 	if (!c->srv->failed)
 		record_own(c->srv, "source disconnected", rc == 1 ? "ok" : "error", c->id, msg, 1);
-	sl_log("%s", msg);
+	durable_text(&io.durable, dur, sizeof(dur));
+	sl_log("%s%s%s", msg, dur[0] != '\0' ? "; " : "", dur);
 	if (rc == 1) /* the sender closed: answer its close_notify, end the stream */
 		SSL_shutdown(c->ssl);
 	shutdown(c->fd, SHUT_RDWR);
@@ -398,89 +463,54 @@ out:
 	if (io.scratch.p != NULL)
 		shelter_wipe(io.scratch.p, SCRATCH_SIZE);
 	free(io.scratch.p);
-	pthread_mutex_lock(&c->srv->mu);
-	c->done = 1;
-	c->srv->open_conns--;
-	pthread_mutex_unlock(&c->srv->mu);
-	return NULL;
 }
 
-/* ---- accept, reap, stop ---- */
+/* ---- the connection threads (listen.h) ---- */
 
-static void reap(struct server *srv, int all)
+static void *conn_open(void *ctx, int fd, const struct sockaddr *sa, socklen_t sa_len)
 {
-	struct conn **p = &srv->conns;
-
-	pthread_mutex_lock(&srv->mu);
-	while (*p != NULL) {
-		struct conn *c = *p;
-
-		if (all && !c->done)
-			shutdown(c->fd, SHUT_RDWR); /* wakes its SSL_read */
-		if (!c->done && !all) {
-			p = &c->next;
-			continue;
-		}
-		*p = c->next;
-		pthread_mutex_unlock(&srv->mu);
-		pthread_join(c->thread, NULL);
-		SSL_free(c->ssl);
-		close(c->fd);
-		free(c);
-		pthread_mutex_lock(&srv->mu);
-	}
-	pthread_mutex_unlock(&srv->mu);
-}
-
-static void accept_one(struct server *srv)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
+	struct server *srv = ctx;
 	char host[64], port[16]; /* numeric: an IPv6 address fits */
-	struct conn *c;
-	int fd = accept4(srv->lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
+	struct conn *c = calloc(1, sizeof(*c));
 
-	if (fd < 0)
-		return;
-	if (srv->open_conns >= srv->cfg->max_conns) {
-		sl_log("refused a connection: %u open (the limit)", srv->open_conns);
-		close(fd);
-		return;
-	}
-	c = calloc(1, sizeof(*c));
 	if (c == NULL || (c->ssl = SSL_new(srv->tls)) == NULL || SSL_set_fd(c->ssl, fd) != 1) {
 		if (c != NULL)
 			SSL_free(c->ssl);
 		free(c);
-		close(fd);
-		return;
+		return NULL;
 	}
 	c->srv = srv;
 	c->fd = fd;
 	c->serial = ++srv->conns_accepted;
-	if (getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port, sizeof(port),
+	if (getnameinfo(sa, sa_len, host, sizeof(host), port, sizeof(port),
 			NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
 		snprintf(c->peer, sizeof(c->peer), "%.64s:%.16s", host, port);
 		snprintf(c->addr, sizeof(c->addr), "%s", host);
 	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){ .tv_sec = 300 },
 		   sizeof(struct timeval));
-	pthread_mutex_lock(&srv->mu);
-	srv->open_conns++;
-	c->next = srv->conns;
-	srv->conns = c;
-	pthread_mutex_unlock(&srv->mu);
-	if (pthread_create(&c->thread, NULL, conn_main, c) != 0) {
-		pthread_mutex_lock(&srv->mu); /* only this thread adds: c is still the head */
-		srv->conns = c->next;
-		srv->open_conns--;
-		pthread_mutex_unlock(&srv->mu);
-		sl_log("%s: no thread for the connection", c->peer);
-		SSL_free(c->ssl);
-		close(fd);
-		free(c);
-	}
+	return c;
 }
+
+static void conn_wake(void *arg)
+{
+	struct conn *c = arg;
+
+	shutdown(c->fd, SHUT_RDWR); /* wakes its SSL_read */
+}
+
+static void conn_free(void *arg, int ran)
+{
+	struct conn *c = arg;
+
+	if (!ran)
+		sl_log("%s: no thread for the connection", c->peer);
+	SSL_free(c->ssl);
+	close(c->fd);
+	free(c);
+}
+
+static const struct sl_listen_ops conn_ops = { conn_open, conn_run, conn_wake, conn_free };
 
 /* ---- the ticker: silence and anchors ---- */
 
@@ -710,28 +740,19 @@ static void *ticker_main(void *arg)
 	return NULL;
 }
 
-static void serve_loop(struct server *srv)
-{
-	struct pollfd p[2] = { { srv->lfd, POLLIN, 0 }, { sl_stop_fd, POLLIN, 0 } };
-
-	while (!sl_stop) {
-		if (poll(p, 2, 500) > 0 && (p[0].revents & POLLIN))
-			accept_one(srv);
-		reap(srv, 0);
-	}
-}
-
 int sl_serve(const struct sl_serve_config *cfg)
 {
 	struct server srv;
 	struct shelter_err err;
 	pthread_t ticker;
+	char dur[200];
 	int rc = SL_EXIT_FAIL, ticking = 0;
 
 	memset(&srv, 0, sizeof(srv));
 	srv.cfg = cfg;
 	srv.lfd = -1;
 	pthread_mutex_init(&srv.mu, NULL);
+	sl_listen_init(&srv.conns, &conn_ops, &srv, SOCK_CLOEXEC, cfg->max_conns);
 	/* Configuration first, the store last: a daemon that cannot serve leaves the
 	 * store as it found it. */
 	if (sl_stop_install() != 0 || tls_setup(&srv, cfg) != 0 ||
@@ -750,11 +771,14 @@ int sl_serve(const struct sl_serve_config *cfg)
 		goto out;
 	}
 	ticking = pthread_create(&ticker, NULL, ticker_main, &srv) == 0;
-	serve_loop(&srv);
+	sl_listen_run(&srv.conns, srv.lfd, 500, NULL, NULL);
 	sl_log("stopping");
+	durable_text(&srv.durable, dur, sizeof(dur));
+	if (dur[0] != '\0')
+		sl_log("all connections: %s", dur);
 	close(srv.lfd);
 	srv.lfd = -1;
-	reap(&srv, 1);
+	sl_listen_stop(&srv.conns);
 	if (ticking)
 		pthread_join(ticker, NULL);
 	/* the followed files read, the audit adapters flushed, their state written */
@@ -783,6 +807,7 @@ out:
 			free(s);
 		}
 	}
+	sl_listen_destroy(&srv.conns);
 	pthread_mutex_destroy(&srv.mu);
 	if (rc == SL_EXIT_OK)
 		sl_log("stopped");

@@ -462,11 +462,7 @@ int sl_sudo_parse(const char *json, size_t len, int64_t received_ns, struct sl_e
 	size_t scratch_at = s->used, t = 0;
 	int rc;
 
-	sl_event_init(e);
-	sl_event_init(&ev);
-	ev.source = SL_SRC_SUDO;
-	ev.received_ns = received_ns;
-	ev.raw = (struct sl_str){ json, len };
+	sl_event_begin(SL_SRC_SUDO, json, len, received_ns, e, &ev);
 	if (len > SL_SUDO_MAX) {
 		rc = shelter_err_set(err, SHELTER_E_FBIG, "sudo: %zu bytes, at most %d", len,
 				     SL_SUDO_MAX);
@@ -482,11 +478,6 @@ int sl_sudo_parse(const char *json, size_t len, int64_t received_ns, struct sl_e
 	rc = fill(o, t, &ev, s, err);
 out:
 	json_decref(o);
-	if (rc != 0) {
-		s->used = scratch_at;
-		return rc;
-	}
-	*e = ev;
-	return 0;
+	return sl_event_end(rc, &ev, s, scratch_at, e);
 }
 

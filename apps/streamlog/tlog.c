@@ -156,11 +156,7 @@ int sl_tlog_parse(const char *json, size_t len, int64_t received_ns, struct sl_e
 	size_t scratch_at = s->used;
 	int rc;
 
-	sl_event_init(e);
-	sl_event_init(&ev);
-	ev.source = SL_SRC_TLOG;
-	ev.received_ns = received_ns;
-	ev.raw = (struct sl_str){ json, len };
+	sl_event_begin(SL_SRC_TLOG, json, len, received_ns, e, &ev);
 	if (len > SL_TLOG_MAX) {
 		rc = shelter_err_set(err, SHELTER_E_FBIG, "tlog: %zu bytes, at most %d", len,
 				     SL_TLOG_MAX);
@@ -182,11 +178,6 @@ int sl_tlog_parse(const char *json, size_t len, int64_t received_ns, struct sl_e
 	rc = fill(o, &ev, s, err);
 out:
 	json_decref(o);
-	if (rc != 0) {
-		s->used = scratch_at;
-		return rc;
-	}
-	*e = ev;
-	return 0;
+	return sl_event_end(rc, &ev, s, scratch_at, e);
 }
 

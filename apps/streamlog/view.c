@@ -5,8 +5,6 @@
  * HTTP/1.1 over TLS 1.3 (src/lib/net, docs/api/http.md), one thread per connection,
  * GET only; view_api.c makes every answer. */
 #include <errno.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +14,7 @@
 #include "net/tls.h"
 #include "shelter/crypto.h"
 #include "streamlog/common.h"
+#include "streamlog/listen.h"
 #include "streamlog/view.h"
 
 #define HANDSHAKE_MS 5000
@@ -27,9 +26,6 @@ struct vconn {
 	struct vserver *srv;
 	int fd;                  /* handed to tls_accept, which owns it from then on */
 	int shut_fd;             /* a dup the server owns: shutdown() wakes the thread */
-	pthread_t thread;
-	int done;
-	struct vconn *next;
 };
 
 struct vserver {
@@ -37,9 +33,7 @@ struct vserver {
 	struct sl_viewer *vw;
 	struct tls_ctx *tls;
 	int lfd;
-	pthread_mutex_t mu; /* conns, open */
-	struct vconn *conns;
-	unsigned open;
+	struct sl_listener conns;
 };
 
 /* ---- one connection ---- */
@@ -95,7 +89,9 @@ static void serve_conn(struct vserver *srv, struct tls_conn *conn)
 	}
 }
 
-static void *conn_main(void *arg)
+/* ---- the connection threads (listen.h) ---- */
+
+static void conn_run(void *arg)
 {
 	struct vconn *c = arg;
 	struct tls_conn *conn = NULL;
@@ -109,76 +105,44 @@ static void *conn_main(void *arg)
 	} else if (!sl_stop) {
 		sl_log("TLS handshake failed: %s", err.msg);
 	}
-	pthread_mutex_lock(&c->srv->mu);
-	c->done = 1;
-	c->srv->open--;
-	pthread_mutex_unlock(&c->srv->mu);
-	return NULL;
 }
 
-/* ---- accept, reap, stop ---- */
-
-/* Join finished connections; all: wake and join every one. */
-static void reap(struct vserver *srv, int all)
+static void *conn_open(void *ctx, int fd, const struct sockaddr *sa, socklen_t sa_len)
 {
-	struct vconn **p = &srv->conns;
+	struct vconn *c = calloc(1, sizeof(*c));
 
-	pthread_mutex_lock(&srv->mu);
-	while (*p != NULL) {
-		struct vconn *c = *p;
-
-		if (!c->done && !all) {
-			p = &c->next;
-			continue;
-		}
-		if (!c->done)
-			shutdown(c->shut_fd, SHUT_RDWR); /* its read returns at once */
-		*p = c->next;
-		pthread_mutex_unlock(&srv->mu);
-		pthread_join(c->thread, NULL);
-		close(c->shut_fd);
-		free(c);
-		pthread_mutex_lock(&srv->mu);
-	}
-	pthread_mutex_unlock(&srv->mu);
-}
-
-static void accept_one(struct vserver *srv)
-{
-	struct vconn *c;
-	int fd = accept4(srv->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-
-	if (fd < 0)
-		return;
-	if (srv->open >= srv->cfg->max_conns) {
-		sl_log("refused a connection: %u open (the limit)", srv->open);
-		close(fd);
-		return;
-	}
-	c = calloc(1, sizeof(*c));
+	(void)sa;
+	(void)sa_len;
 	if (c == NULL || (c->shut_fd = dup(fd)) < 0) {
 		free(c);
-		close(fd);
-		return;
+		return NULL;
 	}
-	c->srv = srv;
+	c->srv = ctx;
 	c->fd = fd;
-	pthread_mutex_lock(&srv->mu);
-	srv->open++;
-	c->next = srv->conns;
-	srv->conns = c;
-	pthread_mutex_unlock(&srv->mu);
-	if (pthread_create(&c->thread, NULL, conn_main, c) != 0) {
-		pthread_mutex_lock(&srv->mu); /* only this thread adds: c is still the head */
-		srv->conns = c->next;
-		srv->open--;
-		pthread_mutex_unlock(&srv->mu);
-		sl_log("no thread for a connection");
-		close(c->shut_fd);
-		close(fd);
-		free(c);
-	}
+	return c;
 }
+
+static void conn_wake(void *arg)
+{
+	struct vconn *c = arg;
+
+	shutdown(c->shut_fd, SHUT_RDWR); /* its read returns at once */
+}
+
+/* After the thread, tls_accept has closed fd; without one, fd is still here. */
+static void conn_free(void *arg, int ran)
+{
+	struct vconn *c = arg;
+
+	if (!ran) {
+		sl_log("no thread for a connection");
+		close(c->fd);
+	}
+	close(c->shut_fd);
+	free(c);
+}
+
+static const struct sl_listen_ops conn_ops = { conn_open, conn_run, conn_wake, conn_free };
 
 /* ---- set-up ---- */
 
@@ -263,17 +227,12 @@ static int open_viewer(struct vserver *srv, const struct sl_view_config *cfg)
 	return 0;
 }
 
-static void serve_loop(struct vserver *srv)
+/* keep up even when nobody asks: every checkpoint seen is remembered */
+static void refresh(void *arg)
 {
-	struct pollfd p[2] = { { srv->lfd, POLLIN, 0 }, { sl_stop_fd, POLLIN, 0 } };
+	struct vserver *srv = arg;
 
-	while (!sl_stop) {
-		if (poll(p, 2, 1000) > 0 && (p[0].revents & POLLIN))
-			accept_one(srv);
-		reap(srv, 0);
-		/* keep up even when nobody asks: every checkpoint seen is remembered */
-		sl_viewer_refresh(srv->vw, 0);
-	}
+	sl_viewer_refresh(srv->vw, 0);
 }
 
 int sl_view(const struct sl_view_config *cfg)
@@ -284,7 +243,7 @@ int sl_view(const struct sl_view_config *cfg)
 	memset(&srv, 0, sizeof(srv));
 	srv.cfg = cfg;
 	srv.lfd = -1;
-	pthread_mutex_init(&srv.mu, NULL);
+	sl_listen_init(&srv.conns, &conn_ops, &srv, SOCK_CLOEXEC | SOCK_NONBLOCK, cfg->max_conns);
 	if (sl_stop_install() != 0) {
 		sl_log("cannot install the stop signals: %s", strerror(errno));
 		goto out;
@@ -293,11 +252,11 @@ int sl_view(const struct sl_view_config *cfg)
 	if (open_viewer(&srv, cfg) != 0 || tls_setup(&srv, cfg) != 0 ||
 	    listen_on(&srv, cfg->listen) != 0)
 		goto out;
-	serve_loop(&srv);
+	sl_listen_run(&srv.conns, srv.lfd, 1000, refresh, &srv);
 	sl_log("stopping");
 	close(srv.lfd);
 	srv.lfd = -1;
-	reap(&srv, 1);
+	sl_listen_stop(&srv.conns);
 	rc = SL_EXIT_OK;
 	sl_log("stopped");
 out:
@@ -305,6 +264,6 @@ out:
 		close(srv.lfd);
 	tls_ctx_free(srv.tls);
 	sl_viewer_close(srv.vw);
-	pthread_mutex_destroy(&srv.mu);
+	sl_listen_destroy(&srv.conns);
 	return rc;
 }

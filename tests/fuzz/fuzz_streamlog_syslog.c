@@ -38,168 +38,65 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FZ_NAME "fuzz_streamlog_syslog"
 #include "streamlog_check.h"
 
-#define MAX_FRAMES 4096
+#define RECV_NS INT64_C(1795405201500000000) /* 2026-11-23T03:40:01.5Z */
 
-struct frames {
-	size_t n;
-	int rc;                /* the last return: 1, or the refusal */
-	uint8_t cut[MAX_FRAMES];
-	size_t len[MAX_FRAMES];
-	uint32_t hash[MAX_FRAMES];
+static const struct fz_parser parser = {
+	sl_syslog_parse, SL_SRC_SYSLOG, SHELTER_E_VERSION, 0, NULL,
 };
-
-static uint32_t fnv(const char *p, size_t n)
-{
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (uint8_t)p[i]) * 16777619u;
-	return h;
-}
 
 static void parse_one(const char *msg, size_t len, int64_t recv)
 {
-	size_t cap = SL_SYSLOG_SCRATCH(len);
-	char *buf = malloc(cap ? cap : 1);
-	struct sl_scratch s = { buf, 0, cap };
-	struct shelter_err err;
-	struct sl_event e;
-	int rc;
-
-	if (buf == NULL)
-		fz_die("out of memory");
-	shelter_err_clear(&err);
-	memset(&e, 0xa5, sizeof(e));
-	rc = sl_syslog_parse(msg, len, recv, &e, &s, &err);
-	if (rc != 0) {
-		fz_refusal(rc, SHELTER_E_MALFORMED, SHELTER_E_VERSION, &e, s.used, &err);
-		sl_event_unparsed(SL_SRC_SYSLOG, msg, len, recv, &e);
-	} else {
-		fz_strings_inside(&e, msg, len, &s, 0);
-	}
-	if (e.source != SL_SRC_SYSLOG || e.raw.p != msg || e.raw.len != len ||
-	    e.received_ns != recv)
-		fz_die("event source, raw or recv not the message's");
-	fz_json_ok(&e);
-	free(buf);
+	fz_parse_one(&parser, SL_SYSLOG_SCRATCH(len), msg, len, recv);
 }
 
 static void parse_all(const char *msg, size_t len)
 {
-	parse_one(msg, len, INT64_C(1795405201500000000));  /* 2026-11-23T03:40:01.5Z */
+	parse_one(msg, len, RECV_NS);
 	parse_one(msg, len, INT64_C(1798761598000000000));  /* 2026-12-31T23:59:58Z */
 	parse_one(msg, len, SL_NONE);
 }
 
-static void record(struct frames *fr, struct sl_str msg, int cut, int parse)
+static void parse_framed(const char *msg, size_t len)
 {
-	if (fr->n == MAX_FRAMES)
-		return;
-	fr->cut[fr->n] = (uint8_t)cut;
-	fr->len[fr->n] = msg.len;
-	fr->hash[fr->n] = fnv(msg.p, msg.len);
-	fr->n++;
-	if (parse)
-		parse_one(msg.p, msg.len, INT64_C(1795405201500000000));
+	parse_one(msg, len, RECV_NS);
 }
 
-static void check_frame(const struct sl_framer *f, const char *buf, size_t have, size_t consumed,
-			struct sl_str msg, int rc)
+/* the reader buffer is SL_FRAME_BUF(max) */
+static void framer_init(void *st, size_t max, size_t *out_max, size_t *out_buf)
 {
-	if (consumed > have)
-		fz_die("framer consumed %zu of %zu bytes", consumed, have);
-	if (rc == 0 && (msg.p < buf || msg.p + msg.len > buf + have || msg.len == 0 ||
-			msg.len > f->max || (msg.p + msg.len > buf + consumed)))
-		fz_die("framer message outside its frame or over max");
-	if (rc < 0 && rc != SHELTER_E_MALFORMED)
-		fz_die("framer refused with %d", rc);
-	if (rc > 1)
-		fz_die("framer returned %d", rc);
+	struct sl_framer *f = st;
+
+	sl_framer_init(f, max);
+	*out_max = f->max;
+	*out_buf = SL_FRAME_BUF(f->max);
 }
 
-/* The whole stream in one buffer. */
-static void frame_whole(const char *in, size_t len, size_t max, struct frames *fr, int parse)
+static int framer_next(void *st, const char *buf, size_t have, size_t *consumed,
+		       struct sl_str *msg, int *out_cut)
 {
-	struct sl_framer f;
-	size_t off = 0, consumed;
-	struct sl_str msg;
-	int rc;
+	struct sl_framer *f = st;
+	int rc = sl_framer_next(f, buf, have, consumed, msg, NULL);
 
-	sl_framer_init(&f, max);
-	do {
-		rc = sl_framer_next(&f, in + off, len - off, &consumed, &msg, NULL);
-		check_frame(&f, in + off, len - off, consumed, msg, rc);
-		off += consumed;
-		if (rc == 0)
-			record(fr, msg, f.cut, parse);
-	} while (rc == 0);
-	fr->rc = rc;
+	*out_cut = f->cut;
+	return rc;
 }
 
-/* Reads of chunk bytes into a buffer of SL_FRAME_BUF(max). */
-static void frame_chunked(const char *in, size_t len, size_t max, size_t chunk, struct frames *fr)
-{
-	struct sl_framer f;
-	size_t cap, have = 0, fed = 0;
-	char *buf;
-
-	sl_framer_init(&f, max);
-	cap = SL_FRAME_BUF(f.max);
-	buf = malloc(cap);
-	if (buf == NULL)
-		fz_die("out of memory");
-	for (;;) {
-		size_t take = len - fed < chunk ? len - fed : chunk, consumed;
-		struct sl_str msg;
-		int rc;
-
-		if (take > cap - have)
-			take = cap - have;
-		memcpy(buf + have, in + fed, take);
-		have += take;
-		fed += take;
-		rc = sl_framer_next(&f, buf, have, &consumed, &msg, NULL);
-		check_frame(&f, buf, have, consumed, msg, rc);
-		if (rc == 0)
-			record(fr, msg, f.cut, 0);
-		if (rc < 0 || (rc == 1 && consumed == 0 && take == 0)) {
-			if (rc == 1 && fed < len)
-				fz_die("framer stalled with %zu of %zu buffer bytes", have, cap);
-			fr->rc = rc;
-			break;
-		}
-		memmove(buf, buf + consumed, have - consumed);
-		have -= consumed;
-	}
-	free(buf);
-}
-
-static void same(const struct frames *a, const struct frames *b, size_t max, size_t chunk)
-{
-	if (a->n != b->n || a->rc != b->rc ||
-	    memcmp(a->cut, b->cut, a->n) != 0 || memcmp(a->len, b->len, a->n * sizeof(size_t)) ||
-	    memcmp(a->hash, b->hash, a->n * sizeof(uint32_t)) != 0)
-		fz_die("max %zu: reads of %zu frame %zu messages (rc %d), one read %zu (rc %d)", max,
-		       chunk, b->n, b->rc, a->n, a->rc);
-}
-
-static struct frames g_whole, g_chunked;
+static const struct fz_splitter framer = {
+	"framer", framer_init, framer_next, NULL, NULL, parse_framed,
+};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *in = (const char *)data;
 	size_t small = 8 + (size > 0 ? data[0] % 64 : 0), chunk = 1 + (size > 0 ? data[0] % 17 : 0);
+	struct sl_framer f;
 
 	parse_all(in, size);
 	for (int pass = 0; pass < 2; pass++) {
 		/* the default max read as a TLS record layer would, the small one byte-wise */
 		size_t max = pass == 0 ? 0 : small, reads = pass == 0 ? chunk * 64 : chunk;
 
-		memset(&g_whole, 0, sizeof(g_whole));
-		memset(&g_chunked, 0, sizeof(g_chunked));
-		frame_whole(in, size, max, &g_whole, pass == 0);
-		frame_chunked(in, size, max, reads, &g_chunked);
-		same(&g_whole, &g_chunked, max, reads);
+		fz_split_both(&framer, &f, in, size, max, max, reads, pass == 0, 1);
 	}
 	return 0;
 }

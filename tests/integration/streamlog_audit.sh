@@ -49,12 +49,7 @@ restore() {
 	[ -n "$restored" ] && return
 	restored=1
 	[ -n "$rule_added" ] && auditctl -d "${rule[@]}" >/dev/null 2>&1
-	if [ -n "$own_auditd" ]; then
-		kill -TERM "$own_auditd" 2>/dev/null
-		wait "$own_auditd" 2>/dev/null
-	fi
-	[ "$(auditctl -s | sed -n 's/^enabled //p')" = "$enabled" ] ||
-		auditctl -e "$enabled" >/dev/null 2>&1
+	stop_private_auditd "$enabled"
 	rm -rf "$w"
 }
 trap restore EXIT
@@ -73,38 +68,6 @@ running_log() {
 		echo /var/log/audit/audit.log
 }
 
-start_private_auditd() {
-	mkdir "$w/conf" "$w/conf/plugins.d"
-	cat >"$w/conf/auditd.conf" <<-EOF
-		local_events = yes
-		write_logs = yes
-		log_file = $w/audit.log
-		log_format = ENRICHED
-		flush = INCREMENTAL_ASYNC
-		freq = 1
-		max_log_file = 8
-		num_logs = 2
-		max_log_file_action = ROTATE
-		space_left = 10
-		space_left_action = SYSLOG
-		admin_space_left = 5
-		admin_space_left_action = SYSLOG
-		disk_full_action = SYSLOG
-		disk_error_action = SYSLOG
-		plugin_dir = $w/conf/plugins.d
-		end_of_event_timeout = 2
-	EOF
-	chmod 600 "$w/conf/auditd.conf"
-	auditd -n -c "$w/conf" 2>"$w/auditd.err" &
-	own_auditd=$!
-	for _ in $(seq 100); do
-		[ "$(auditctl -s | sed -n 's/^pid //p')" = "$own_auditd" ] && return 0
-		kill -0 "$own_auditd" 2>/dev/null || break
-		sleep 0.1
-	done
-	return 1
-}
-
 if [ "$daemon" != 0 ] && kill -0 "$daemon" 2>/dev/null; then
 	log=$(running_log) || skip "the running auditd (pid $daemon) writes no log file"
 	[ -r "$log" ] || skip "cannot read $log of the running auditd (pid $daemon)"
@@ -112,7 +75,7 @@ if [ "$daemon" != 0 ] && kill -0 "$daemon" 2>/dev/null; then
 	[ "$enabled" = 1 ] || auditctl -e 1 >/dev/null
 else
 	log=$w/audit.log
-	if start_private_auditd; then
+	if start_private_auditd "$w/conf" "$w/audit.log" "$w/auditd.err"; then
 		pass "auditd (private, pid $own_auditd)"
 	else
 		fail auditd "private auditd did not register: $(head -c 300 "$w/auditd.err")"

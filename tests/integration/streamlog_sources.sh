@@ -45,11 +45,7 @@ audit_enabled=
 cleanup() {
 	rm -f "$DROPIN"
 	[ -n "$user_added" ] && userdel "$U" 2>/dev/null
-	if [ -n "$own_auditd" ]; then
-		kill -TERM "$own_auditd" 2>/dev/null
-		wait "$own_auditd" 2>/dev/null
-	fi
-	[ -n "$audit_enabled" ] && auditctl -e "$audit_enabled" >/dev/null 2>&1
+	stop_private_auditd "$audit_enabled"
 	for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
 	if [ -n "${SL_KEEP:-}" ]; then echo "kept $w"; else rm -rf "$w"; fi
 }
@@ -259,40 +255,13 @@ plugin_part() {
 	audit_enabled=$(sed -n 's/^enabled //p' <<<"$st")
 	[ "$audit_enabled" = 0 ] || [ "$audit_enabled" = 1 ] || return 1
 	mkdir -p "$w/ad/plugins.d"
-	cat >"$w/ad/auditd.conf" <<-EOF
-		local_events = yes
-		write_logs = yes
-		log_file = $w/ad/audit.log
-		log_format = ENRICHED
-		flush = INCREMENTAL_ASYNC
-		freq = 1
-		max_log_file = 8
-		num_logs = 2
-		max_log_file_action = ROTATE
-		space_left = 10
-		space_left_action = SYSLOG
-		admin_space_left = 5
-		admin_space_left_action = SYSLOG
-		disk_full_action = SYSLOG
-		disk_error_action = SYSLOG
-		plugin_dir = $w/ad/plugins.d
-		end_of_event_timeout = 2
-	EOF
-	chmod 600 "$w/ad/auditd.conf"
 	# auditd passes a plugin at most two arguments: a script (docs/streamlog.md §3.5.7)
 	printf '#!/bin/sh\nexec %s audisp --to %s --ca %s 2>>%s\n' "$SL" "$ADDR" "$w/tls.crt" \
 		"$w/plugin.err" >"$w/plugin.sh"
 	chmod 755 "$w/plugin.sh"
 	printf 'active = yes\ndirection = out\npath = %s\ntype = always\nformat = string\n' \
 		"$w/plugin.sh" >"$w/ad/plugins.d/streamlog.conf"
-	auditd -n -c "$w/ad" 2>"$w/auditd.err" &
-	own_auditd=$!
-	for _ in $(seq 100); do
-		[ "$(auditctl -s | sed -n 's/^pid //p')" = "$own_auditd" ] && return 0
-		kill -0 "$own_auditd" 2>/dev/null || break
-		sleep 0.1
-	done
-	return 2
+	start_private_auditd "$w/ad" "$w/ad/audit.log" "$w/auditd.err" || return 2
 }
 plugin_part
 case $? in
@@ -302,9 +271,7 @@ case $? in
 	check plugin_audit_record "(.src.kind == \"audit\" and (.src.id | startswith(\"tcp:\")) and
 		.what.action == \"USER\" and (.raw | contains(\"text=$marker \")) and
 		.where.host == \"$HOST\")"
-	kill -TERM "$own_auditd" && wait "$own_auditd" 2>/dev/null
-	own_auditd=
-	auditctl -e "$audit_enabled" >/dev/null 2>&1
+	stop_private_auditd "$audit_enabled"
 	check plugin_daemon_end '(.src.kind == "audit" and .what.action == "DAEMON_END op=terminate")'
 	for _ in $(seq 50); do grep -q 'records, .* dropped' plugin.err && break; sleep 0.1; done
 	if grep -q 'sent [1-9][0-9]* records, 0 not sent, 0 dropped' plugin.err; then
