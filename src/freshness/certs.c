@@ -151,28 +151,58 @@ static int by_handle_newest(const void *a, const void *b)
 	       : x->r[0].entry.height > y->r[0].entry.height ? -1 : 0;
 }
 
-/* Store the newest certificate of each handle among ps (n, at most one op each): in
- * one transaction, flushed only when durable (§5: a lost certificate costs a round,
- * never safety; the next block's flush carries it). With view, each is checked first
- * (§3.4; a round's batch signatures are verified once, through c->sigs) and one that
- * does not certify is not stored. A lost race with another coordinator is fine: it
- * stored one at least as new. Then the memory may evict them. */
+void fresh_block_key(char out[FRESH_BLOCK_KEY], const uint8_t handle[FR_HASH], uint64_t height)
+{
+	char hex[2 * FR_HASH + 1];
+
+	shelter_hex(handle, FR_HASH, hex);
+	snprintf(out, FRESH_BLOCK_KEY, "block/%s/%" PRIu64, hex, height);
+}
+
+/* What one stored certificate brings: its put, and the deletes of the blocks it
+ * supersedes (heights from .. to - 1). */
+struct save_plan {
+	struct fresh_cert *cert;
+	uint8_t *val;
+	size_t len;
+	uint64_t version, from, to;
+};
+
+/* The blocks a stored certificate of (handle, h) supersedes: below h down to the
+ * height of the certificate it replaces (whose own older blocks went when it was
+ * stored), at most PRUNE_MAX (§5: a crash can leave some behind). */
+#define PRUNE_MAX 1024
+static void prune_range(const struct fs_receipts *old, uint64_t h, struct save_plan *p)
+{
+	p->to = h;
+	p->from = old->count > 0 && old->r[0].entry.height < h ? old->r[0].entry.height : h;
+	if (old->count == 0)
+		p->from = h > PRUNE_MAX ? h - PRUNE_MAX : 0;
+	if (p->to - p->from > PRUNE_MAX)
+		p->from = p->to - PRUNE_MAX;
+}
+
+/* Store the newest certificate of each handle among ps (n), and delete the blocks it
+ * supersedes, in one transaction, flushed only when durable (§5: a lost certificate
+ * costs a round, never safety; the next block's flush carries it). With view, each is
+ * checked first (§3.4; a round's batch signatures are verified once, through c->sigs)
+ * and one that does not certify is neither stored nor prunes anything. A lost race
+ * with another coordinator is fine: it stored one at least as new. Then the memory
+ * may evict them. */
 static void save_certs(struct fresh_certs *c, struct fresh_cert **ps, size_t n, int durable,
 		       const struct fr_view *view)
 {
-	struct fresh_store_op *ops = calloc(n ? n : 1, sizeof(*ops));
-	uint8_t **vals = calloc(n ? n : 1, sizeof(*vals));
-	struct fresh_cert **which = calloc(n ? n : 1, sizeof(*which));
-	char (*keys)[100] = calloc(n ? n : 1, sizeof(*keys));
-	size_t k = 0;
+	struct save_plan *plan = calloc(n ? n : 1, sizeof(*plan));
+	struct fresh_store_op *ops = NULL;
+	char (*keys)[FRESH_BLOCK_KEY] = NULL;
+	size_t k = 0, nops = 0;
 
-	if (ops == NULL || vals == NULL || which == NULL || keys == NULL)
-		goto out;
+	if (plan == NULL)
+		return;
 	qsort(ps, n, sizeof(*ps), by_handle_newest);
 	for (size_t i = 0; i < n; i++) {
 		struct fs_receipts old, now = { .r = ps[i]->r, .count = ps[i]->n };
 		const struct fr_entry *e = &ps[i]->r[0].entry;
-		uint64_t version = 0;
 		int keep;
 
 		if (i > 0 && memcmp(ps[i - 1]->r[0].entry.handle, e->handle, FR_HASH) == 0)
@@ -180,27 +210,42 @@ static void save_certs(struct fresh_certs *c, struct fresh_cert **ps, size_t n, 
 		if (view != NULL && fr_cert_check_cached(view, ps[i]->r, ps[i]->n, e->handle,
 							 e->height, e->tail, c->sigs, NULL) < 0)
 			continue;
-		keep = load_cert(c, e->handle, &old, &version) == 0 && keep_stored(&old, &ps[i]->r[0]);
+		keep = load_cert(c, e->handle, &old, &plan[k].version) == 0 &&
+		       keep_stored(&old, &ps[i]->r[0]);
+		if (!keep && fs_receipts_encode(&now, &plan[k].val, &plan[k].len, NULL) == 0) {
+			prune_range(&old, e->height, &plan[k]);
+			plan[k].cert = ps[i];
+			nops += 1 + (size_t)(plan[k].to - plan[k].from);
+			k++;
+		}
 		fs_receipts_free(&old);
-		if (keep || fs_receipts_encode(&now, &vals[k], &ops[k].len, NULL) < 0)
-			continue;
-		cert_key(keys[k], e->handle);
-		ops[k].key = keys[k];
-		ops[k].val = vals[k];
-		ops[k].expect = version;
-		which[k++] = ps[i];
 	}
-	if (k > 0)
-		(void)fresh_store_put_many(c->store, ops, k, durable, NULL);
+	ops = calloc(nops ? nops : 1, sizeof(*ops));
+	keys = calloc(nops ? nops : 1, sizeof(*keys));
+	nops = 0;
+	for (size_t i = 0; ops != NULL && keys != NULL && i < k; i++) {
+		const uint8_t *handle = plan[i].cert->r[0].entry.handle;
+
+		cert_key(keys[nops], handle);
+		ops[nops] = (struct fresh_store_op){ .key = keys[nops], .val = plan[i].val,
+						     .len = plan[i].len, .expect = plan[i].version };
+		nops++;
+		for (uint64_t h = plan[i].from; h < plan[i].to; h++, nops++) {
+			fresh_block_key(keys[nops], handle, h);
+			ops[nops] = (struct fresh_store_op){ .key = keys[nops], .del = 1 };
+		}
+	}
+	if (nops > 0)
+		(void)fresh_store_put_many(c->store, ops, nops, durable, NULL);
+	for (size_t i = 0, at = 0; ops != NULL && keys != NULL && i < k; i++) {
+		if (ops[at].rc == 0)
+			certmem_put(c, plan[i].cert->r, plan[i].cert->n, 1);
+		at += 1 + (size_t)(plan[i].to - plan[i].from);
+	}
 	for (size_t i = 0; i < k; i++)
-		if (ops[i].rc == 0)
-			certmem_put(c, which[i]->r, which[i]->n, 1);
-out:
-	for (size_t i = 0; vals != NULL && i < k; i++)
-		free(vals[i]);
+		free(plan[i].val);
+	free(plan);
 	free(ops);
-	free(vals);
-	free(which);
 	free(keys);
 }
 

@@ -19,6 +19,10 @@
 
 struct fresh_certs;
 
+/* The store key of a block: "block/<handle hex>/<height>" (§5). */
+#define FRESH_BLOCK_KEY 120
+void fresh_block_key(char out[FRESH_BLOCK_KEY], const uint8_t handle[FR_HASH], uint64_t height);
+
 /* A certificate: n receipts (of one handle, height and tail). */
 struct fresh_cert {
 	struct fresh_cert *next; /* the saver's queue */

@@ -61,13 +61,12 @@ struct fresh_coord {
 
 /* ---- store keys ---- */
 
-static void hex_key(char *out, size_t size, const char *prefix, const uint8_t id[FR_HASH],
-		    const char *suffix)
+static void hex_key(char *out, size_t size, const char *prefix, const uint8_t id[FR_HASH])
 {
 	char hex[2 * FR_HASH + 1];
 
 	shelter_hex(id, FR_HASH, hex);
-	snprintf(out, size, "%s%s%s", prefix, hex, suffix);
+	snprintf(out, size, "%s%s", prefix, hex);
 }
 
 /* ---- endorser connections ---- */
@@ -235,7 +234,7 @@ static int load_addrs(struct fresh_coord *c, struct shelter_err *err)
 		char key[100];
 		int rc;
 
-		hex_key(key, sizeof(key), "addr/", c->view.keys[i], "");
+		hex_key(key, sizeof(key), "addr/", c->view.keys[i]);
 		memcpy(c->peers[i].pub, c->view.keys[i], FR_PUB);
 		c->peers[i].fd = -1;
 		c->peers[i].retry_at = 0;
@@ -448,17 +447,14 @@ static size_t put_blocks(struct fresh_coord *c, struct wreq *const *rs, size_t n
 			 struct wreq **ok)
 {
 	struct fresh_store_op *ops = calloc(n, sizeof(*ops));
-	char (*keys)[120] = calloc(n, sizeof(*keys));
+	char (*keys)[FRESH_BLOCK_KEY] = calloc(n, sizeof(*keys));
 	struct shelter_err err;
 	size_t k = 0;
 	int rc = ops != NULL && keys != NULL ? 0 : shelter_err_set(&err, SHELTER_E_NOMEM,
 								   "out of memory");
 
 	for (size_t j = 0; rc == 0 && j < n; j++) {
-		char suffix[32];
-
-		snprintf(suffix, sizeof(suffix), "/%" PRIu64, rs[j]->w->height);
-		hex_key(keys[j], sizeof(keys[j]), "block/", rs[j]->w->handle, suffix);
+		fresh_block_key(keys[j], rs[j]->w->handle, rs[j]->w->height);
 		ops[j] = (struct fresh_store_op){ .key = keys[j], .val = rs[j]->block,
 						  .len = rs[j]->block_len };
 	}
@@ -746,13 +742,12 @@ static int do_read(struct fresh_coord *c, const uint8_t handle[FR_HASH],
 static int do_block(struct fresh_coord *c, const uint8_t *in, size_t len, uint8_t **out,
 		    size_t *olen, struct shelter_err *err)
 {
-	char key[120], suffix[32];
+	char key[FRESH_BLOCK_KEY];
 	uint64_t version;
 
 	if (len != FR_HASH + 8)
 		return shelter_err_set(err, SHELTER_E_MALFORMED, "block request of %zu bytes", len);
-	snprintf(suffix, sizeof(suffix), "/%" PRIu64, shelter_load_be(in + FR_HASH, 8));
-	hex_key(key, sizeof(key), "block/", in, suffix);
+	fresh_block_key(key, in, shelter_load_be(in + FR_HASH, 8));
 	return fresh_store_get(c->store, key, out, olen, &version, err);
 }
 
@@ -1142,7 +1137,7 @@ static int put_view(struct fresh_coord *c, const struct fs_view_rec *vr, uint64_
 		uint8_t *old = NULL;
 		size_t olen = 0;
 
-		hex_key(key, sizeof(key), "addr/", js[i].pub, "");
+		hex_key(key, sizeof(key), "addr/", js[i].pub);
 		(void)fresh_store_get(c->store, key, &old, &olen, &version, NULL);
 		free(old);
 		rc = fresh_store_put(c->store, key, (const uint8_t *)js[i].addr, strlen(js[i].addr),

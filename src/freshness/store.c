@@ -15,10 +15,11 @@
 
 #include "freshness/store.h"
 
-enum { ST_GET, ST_PUT, ST_BEGIN, ST_COMMIT, ST_NORMAL, ST_FULL, ST_COUNT };
+enum { ST_GET, ST_PUT, ST_DEL, ST_BEGIN, ST_COMMIT, ST_NORMAL, ST_FULL, ST_COUNT };
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_GET] = "SELECT value, version FROM kv WHERE key = ?1",
 	[ST_PUT] = "INSERT OR REPLACE INTO kv (key, value, version) VALUES (?1, ?2, ?3)",
+	[ST_DEL] = "DELETE FROM kv WHERE key = ?1",
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_NORMAL] = "PRAGMA synchronous=NORMAL",
@@ -180,7 +181,16 @@ static int write_locked(struct fresh_store *s, const char *key, const uint8_t *v
 static int swap_locked(struct fresh_store *s, struct fresh_store_op *op, struct shelter_err *err)
 {
 	uint64_t have = 0;
-	int rc = get_locked(s, op->key, NULL, NULL, &have, err);
+	int rc;
+
+	if (op->del) {
+		sqlite3_bind_text(s->st[ST_DEL], 1, op->key, -1, SQLITE_STATIC);
+		rc = run(s, ST_DEL, err);
+		sqlite3_clear_bindings(s->st[ST_DEL]);
+		op->rc = rc;
+		return rc;
+	}
+	rc = get_locked(s, op->key, NULL, NULL, &have, err);
 
 	if (rc == SHELTER_E_NOENT)
 		rc = 0;
@@ -237,9 +247,11 @@ int fresh_store_put_many(struct fresh_store *s, struct fresh_store_op *ops, size
 	if (s->etcd != NULL) {
 		/* one txn per op: a txn of several compares fails as a whole */
 		for (size_t i = 0; i < n; i++) {
-			ops[i].rc = fresh_etcd_put(s->etcd, ops[i].key, ops[i].val, ops[i].len,
-						   ops[i].expect, &ops[i].version,
-						   rc < 0 ? NULL : err);
+			ops[i].rc = ops[i].del ? fresh_etcd_delete(s->etcd, ops[i].key,
+								  rc < 0 ? NULL : err)
+					       : fresh_etcd_put(s->etcd, ops[i].key, ops[i].val,
+								ops[i].len, ops[i].expect,
+								&ops[i].version, rc < 0 ? NULL : err);
 			if (ops[i].rc < 0 && ops[i].rc != SHELTER_E_CONFLICT && rc == 0)
 				rc = ops[i].rc;
 		}

@@ -32,8 +32,10 @@ int fresh_store_put(struct fresh_store *s, const char *key, const uint8_t *val, 
 		    uint64_t expect, uint64_t *version, struct shelter_err *err);
 
 /* Several compare-and-swaps written together (§5: the blocks of one round, the
- * certificates of a round). Each op is its own swap: op->rc gets 0 (op->version the
- * new version) or SHELTER_E_CONFLICT, and one op's conflict does not stop the others.
+ * certificates of a round, the blocks they supersede deleted). Each op is its own
+ * swap, or a delete (del: whatever the version; an absent key is fine): op->rc gets 0
+ * (op->version the new version) or SHELTER_E_CONFLICT, and one op's conflict does not
+ * stop the others.
  * On SQLite they share one transaction, hence one fsync. durable = 0 lets the
  * backend skip the flush: such writes survive a crash of the process but may be lost
  * with the machine until a later durable put (SQLite WAL: the next fsync of the log
@@ -44,6 +46,7 @@ struct fresh_store_op {
 	const uint8_t *val;
 	size_t len;
 	uint64_t expect;
+	int del;	  /* delete the key whatever its version (absent is fine) */
 	uint64_t version; /* out */
 	int rc;		  /* out */
 };
@@ -60,5 +63,6 @@ int fresh_etcd_get(struct fresh_etcd *e, const char *key, uint8_t **val, size_t 
 		   uint64_t *version, struct shelter_err *err);
 int fresh_etcd_put(struct fresh_etcd *e, const char *key, const uint8_t *val, size_t len,
 		   uint64_t expect, uint64_t *version, struct shelter_err *err);
+int fresh_etcd_delete(struct fresh_etcd *e, const char *key, struct shelter_err *err);
 
 #endif

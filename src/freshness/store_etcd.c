@@ -684,6 +684,25 @@ out:
 	return rc;
 }
 
+int fresh_etcd_delete(struct fresh_etcd *e, const char *key, struct shelter_err *err)
+{
+	char k[(sizeof(ETCD_PREFIX) + FRESH_KEY_MAX + 2) / 3 * 4 + 1];
+	json_t *req = NULL, *resp = NULL;
+	int ambiguous, rc = etcd_key(key, k, sizeof(k), err);
+
+	if (rc < 0)
+		return rc;
+	req = json_pack("{s:s}", "key", k);
+	if (req == NULL)
+		return shelter_err_set(err, SHELTER_E_NOMEM, "etcd: delete request");
+	pthread_mutex_lock(&e->mu);
+	rc = call(e, "/v3/kv/deleterange", req, &resp, &ambiguous, err);
+	pthread_mutex_unlock(&e->mu);
+	json_decref(req);
+	json_decref(resp);
+	return rc;
+}
+
 /* One txn: the compare-and-swap of docs/protocols/freshness.md §5. etcd's version of
  * an absent key is 0, so expect 0 ("must be absent") is the same compare. */
 static json_t *cas_txn(const char *k, const char *v, uint64_t expect)

@@ -149,6 +149,45 @@ static void check_values(struct fresh_store *s, const char *pre)
 	free(big);
 }
 
+/* fresh_store_put_many: each op its own swap, a conflict stopping no other, deletes
+ * whatever the version (and of an absent key) */
+static void check_many(struct fresh_store *s, const char *pre)
+{
+	struct fresh_store_op ops[4];
+	struct shelter_err err;
+	char keys[4][100];
+	uint8_t *val = NULL;
+	size_t len = 0;
+	uint64_t v = 0;
+	int rc;
+
+	for (int i = 0; i < 4; i++)
+		snprintf(keys[i], sizeof(keys[i]), "%s/many/%d", pre, i);
+	shelter_err_clear(&err);
+	rc = fresh_store_put(s, keys[1], (const uint8_t *)"x", 1, 0, NULL, &err);
+	memset(ops, 0, sizeof(ops));
+	ops[0] = (struct fresh_store_op){ .key = keys[0], .val = (const uint8_t *)"a", .len = 1 };
+	ops[1] = (struct fresh_store_op){ .key = keys[1], .val = (const uint8_t *)"b", .len = 1 };
+	ops[2] = (struct fresh_store_op){ .key = keys[2], .del = 1 }; /* absent */
+	ops[3] = (struct fresh_store_op){ .key = keys[3], .val = (const uint8_t *)"d", .len = 1 };
+	if (rc == 0)
+		rc = fresh_store_put_many(s, ops, 4, 1, &err);
+	report(rc == 0 && ops[0].rc == 0 && ops[0].version == 1 &&
+	       ops[1].rc == SHELTER_E_CONFLICT && ops[2].rc == 0 && ops[3].rc == 0,
+	       "put_many_conflict_stops_no_other", err.msg);
+	ops[0] = (struct fresh_store_op){ .key = keys[0], .del = 1 };
+	ops[1] = (struct fresh_store_op){ .key = keys[1], .del = 1 };
+	rc = fresh_store_put_many(s, ops, 2, 0, &err);
+	report(rc == 0 && ops[0].rc == 0 && ops[1].rc == 0 &&
+	       fresh_store_get(s, keys[0], &val, &len, &v, NULL) == SHELTER_E_NOENT &&
+	       fresh_store_get(s, keys[1], &val, &len, &v, NULL) == SHELTER_E_NOENT,
+	       "put_many_deletes", err.msg);
+	rc = fresh_store_get(s, keys[3], &val, &len, &v, &err);
+	report(rc == 0 && v == 1 && len == 1 && val[0] == 'd', "put_many_kept_the_others",
+	       err.msg);
+	free(val);
+}
+
 static int cmd_check(const char *spec)
 {
 	struct fresh_store *s = open_or_die(spec);
@@ -158,6 +197,7 @@ static int cmd_check(const char *spec)
 	snprintf(pre, sizeof(pre), "probe/%ld.%d", (long)time(NULL), (int)getpid());
 	check_specs();
 	check_cas(s, pre);
+	check_many(s, pre);
 	check_values(s, pre);
 	fresh_store_close(s);
 	return failed;

@@ -185,6 +185,20 @@ kill -CONT "${E_PID[1]}"
 expect hung_read 0 '^latest height 7 ' "$S" freshness read "${FH[@]}" --out got
 cmp -s got h7 && pass hung_read_state || fail hung_read_state
 
+# --- blocks a stored certificate supersedes are deleted (§5): the store keeps the latest
+PH=$(printf '%064d' 21)
+FP=(--service "$C_ADDR" --genesis "$G" --handle "$PH" "${P[@]}")
+echo "pruned 0" >q0
+expect prune_create 0 '^created height 0 ' "$S" freshness create "${FP[@]}" q0
+for i in 1 2 3 4 5 6; do
+	echo "pruned $i" >q$i
+	"$S" freshness append "${FP[@]}" q$i >/dev/null 2>&1 || fail prune_append_$i
+done
+sleep 0.5 # the coordinator stores certificates a few milliseconds after answering
+blocks=$(sqlite3 store.db "SELECT group_concat(substr(key, 72), ',') FROM kv WHERE key LIKE 'block/$PH/%'")
+[ "$blocks" = 6 ] && pass superseded_blocks_deleted || fail superseded_blocks_deleted "left: $blocks"
+expect pruned_read 0 '^latest height 6 ' "$S" freshness read "${FP[@]}"
+
 # --- a minority crash, then its replacement (§7) ---------------------------------------
 kill -KILL "${E_PID[3]}"
 wait "${E_PID[3]}" 2>/dev/null
