@@ -54,6 +54,30 @@ wait_addr() {
 	return 1
 }
 
+# add_test_user NAME: a user without a home for the test's sudo sessions, removed by
+# the caller's cleanup; passes "test user NAME" or fails and returns 1.
+add_test_user() {
+	if useradd -M -N -s /bin/sh "$1" 2>useradd.err; then
+		pass "test user $1"
+	else
+		fail "test user" "$(cat useradd.err)"
+		return 1
+	fi
+}
+
+# install_sudoers FILE DROPIN: FILE checked with visudo -cf, installed as DROPIN (mode
+# 0440), the whole configuration checked again; DROPIN is removed when any of it
+# fails. Passes or fails "sudoers drop-in"; returns 1 on failure.
+install_sudoers() {
+	if visudo -cf "$1" >/dev/null && install -m 0440 "$1" "$2" && visudo -c >/dev/null; then
+		pass "sudoers drop-in (visudo -c)"
+	else
+		rm -f "$2"
+		fail "sudoers drop-in" "visudo refused it"
+		return 1
+	fi
+}
+
 # fresh_service_start: the freshness service (docs/protocols/freshness.md) of a test,
 # in the current directory: a provider and its enrolled platform (prov, plat), three
 # endorsers (logs e1.log..e3.log; E_PID, and E their --endorser arguments), a genesis

@@ -190,3 +190,20 @@ int sl_stop_install(void)
 	sa.sa_handler = SIG_IGN;
 	return sigaction(SIGPIPE, &sa, NULL);
 }
+
+int sl_u64_sp(const char **p, uint64_t *out)
+{
+	const char *q = *p;
+	uint64_t v = 0;
+
+	while (*q >= '0' && *q <= '9' && q - *p < 20) {
+		if (v > (UINT64_MAX - (uint64_t)(*q - '0')) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*q++ - '0');
+	}
+	if (q == *p || *q != ' ')
+		return -1;
+	*p = q + 1;
+	*out = v;
+	return 0;
+}

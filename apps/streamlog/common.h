@@ -27,6 +27,10 @@ int sl_verifier_load(const char *vkey, const char *vkey_file, struct shelter_log
 int64_t sl_now_ns(void);
 int64_t sl_mono_ns(void);
 
+/* A decimal of 1 to 20 digits below 2^64 at *p, then one space: 0 with *p past the
+ * space (the state file's numbers, docs/streamlog.md §3.5.5); -1 otherwise. */
+int sl_u64_sp(const char **p, uint64_t *out);
+
 /* One line on stderr: "streamlog: <text>" (daemons: one line per event). */
 void sl_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int sl_fail(const char *what, const struct shelter_err *err);

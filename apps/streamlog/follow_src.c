@@ -865,24 +865,6 @@ static int poll_iolog(struct sl_follow *f, struct fsrc *s, int64_t mono, int for
 
 /* ---- the state file (§3.5.5) ---- */
 
-/* A decimal of 1..20 digits below 2^64 at *p, then one space. */
-static int u64_sp(const char **p, uint64_t *out)
-{
-	const char *q = *p;
-	uint64_t v = 0;
-
-	while (*q >= '0' && *q <= '9' && q - *p < 20) {
-		if (v > (UINT64_MAX - (uint64_t)(*q - '0')) / 10)
-			return -1;
-		v = v * 10 + (uint64_t)(*q++ - '0');
-	}
-	if (q == *p || *q != ' ')
-		return -1;
-	*p = q + 1;
-	*out = v;
-	return 0;
-}
-
 static int state_load(struct sl_follow *f, struct shelter_err *err)
 {
 	char path[PATH_MAX + 32], *text = NULL, *line, *next;
@@ -924,7 +906,7 @@ static int state_load(struct sl_follow *f, struct shelter_err *err)
 			}
 			continue;
 		}
-		if (u64_sp(&spec, &ino) != 0 || u64_sp(&spec, &off) != 0 ||
+		if (sl_u64_sp(&spec, &ino) != 0 || sl_u64_sp(&spec, &off) != 0 ||
 		    sl_follow_spec_check(spec) != NULL) {
 			rc = shelter_err_set(err, SHELTER_E_MALFORMED,
 					     "'%s' line %u: want INODE OFFSET KIND:PATH", path, no);

@@ -629,24 +629,6 @@ int sl_iolog_poll(struct sl_iolog *io, const struct sl_iolog_sink *sink, int64_t
 
 /* ---- the state file (§3.5.5) ---- */
 
-/* A decimal below 2^64 at *p, then one space. */
-static int num_sp(const char **p, uint64_t *out)
-{
-	const char *q = *p;
-	uint64_t v = 0;
-
-	while (*q >= '0' && *q <= '9' && q - *p < 20) {
-		if (v > (UINT64_MAX - (uint64_t)(*q - '0')) / 10)
-			return -1;
-		v = v * 10 + (uint64_t)(*q++ - '0');
-	}
-	if (q == *p || *q != ' ')
-		return -1;
-	*p = q + 1;
-	*out = v;
-	return 0;
-}
-
 int sl_iolog_state_load(struct sl_iolog *io, const char *line, struct shelter_err *err)
 {
 	uint64_t flags = 0, ino = 0, off = 0;
@@ -654,7 +636,8 @@ int sl_iolog_state_load(struct sl_iolog *io, const char *line, struct shelter_er
 	struct io_sess *s;
 	struct io_file *f;
 
-	if (num_sp(&p, &flags) != 0 || flags > 3 || num_sp(&p, &ino) != 0 || num_sp(&p, &off) != 0)
+	if (sl_u64_sp(&p, &flags) != 0 || flags > 3 || sl_u64_sp(&p, &ino) != 0 ||
+	    sl_u64_sp(&p, &off) != 0)
 		goto bad;
 	for (int i = 0; i < SL_IOLOG_HEX; i++)
 		if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))

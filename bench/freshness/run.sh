@@ -11,7 +11,10 @@
 # SHELTER_LIB (default build/release/lib/libshelter.a; libshelter-fresh.a next to it),
 # SHELTER_BIN (default bin/shelter of the same build), BENCH_SOAK=N (default 0: none):
 # then N appends on one handle through the SQLite service, latency per twentieth of
-# the run (the issue's soak is 10^7: hours). Never fails on timings.
+# the run (the issue's soak is 10^7: hours). BENCH_BOUND_WRITES (default 1000; 0:
+# none): that many 4 KiB writes, each followed by fsync, under `shelter run` (the
+# shield of the same build) on a plain directory, an unbound protected volume and a
+# volume bound to the SQLite service (docs/shield.md §6.6). Never fails on timings.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source bench/lib.sh
@@ -110,6 +113,32 @@ for n in ${clients//,/ }; do
 			"${rate[$st.append.$n]}" "${rate[$st.store.$n]}" "$st" "$n"
 	done
 done
+bound=${BENCH_BOUND_WRITES:-1000}
+sy=$variant/tests/shield_syncer
+if [ "$bound" -gt 0 ] && [ -x "$sy" ] && [ -f "$variant/lib/libshelter-shield.so" ]; then
+	sy=$(realpath "$sy")
+	echo
+	echo "== fsync: $bound writes of 4 KiB, each followed by fsync (shield_syncer bench)"
+	run_sy() { # run_sy LABEL [shelter run options]: the mean per write+fsync
+		local label=$1 line
+		shift
+		if [ "$label" = plain ]; then
+			mkdir -p plain
+			line=$("$sy" bench plain "$bound" 4096)
+		else
+			line=$("$shelter" run --platform plat --state "st-${label%%,*}" "$@" -- \
+				"$sy" bench /data "$bound" 4096)
+		fi
+		awk -v l="$label" '/^fsync_us/ { printf "%-32s %8.3f ms per write+fsync\n", l, $3 / $2 / 1000 }' <<<"$line"
+	}
+	run_sy plain
+	run_sy "volume, unbound" --volume v-unbound:/data
+	run_sy "volume, bound (SQLite service)" --volume v-bound:/data \
+		--freshness "${service[sqlite]}" --freshness-genesis "${genesis[sqlite]}" \
+		--freshness-provider prov --freshness-endorser-measurement "$measurement" \
+		--freshness-accept-sim
+fi
+
 if [ "${BENCH_SOAK:-0}" -gt 0 ]; then
 	echo
 	echo "== soak: ${BENCH_SOAK} appends on one handle (SQLite): window-end height, ops/s, p50/p99/max ms"

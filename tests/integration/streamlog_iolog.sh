@@ -105,26 +105,15 @@ expect iolog_needs_vkey 2 'give --vkey or --vkey-file' "$SL" iolog --store store
 	--session 00/00/01 --out x
 
 # --- set-up: a test user whose sudo sessions are recorded ------------------------------
-if useradd -M -N -s /bin/sh "$U" 2>useradd.err; then
-	user_added=1
-	pass "test user $U"
-else
-	fail "test user" "$(cat useradd.err)"
-	exit 1
-fi
+add_test_user "$U" || exit 1
+user_added=1
 # iolog_flush: sudo writes every read through (sudoers(5)); without it, it buffers until
 # the end and nothing would be there to copy during the session
 cat >sudoers <<EOF
 Defaults:$U iolog_dir=$IO, log_output, log_input, !use_pty, iolog_flush, !compress_io
 $U ALL=(root) NOPASSWD: /usr/bin/sh
 EOF
-if visudo -cf sudoers >/dev/null && install -m 0440 sudoers "$DROPIN" && visudo -c >/dev/null; then
-	pass "sudoers drop-in (visudo -c)"
-else
-	rm -f "$DROPIN"
-	fail "sudoers drop-in" "visudo refused it"
-	exit 1
-fi
+install_sudoers sudoers "$DROPIN" || exit 1
 
 start d1.log
 [ -n "$ADDR" ] && pass daemon_starts || { fail daemon_starts "$(cat d1.log)"; exit 1; }

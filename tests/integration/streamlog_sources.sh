@@ -107,24 +107,13 @@ start d1.log
 [ -n "$ADDR" ] && pass daemon_starts || { fail daemon_starts "$(cat d1.log)"; exit 1; }
 
 # --- (a) sudo: the JSON event log and the I/O log of a test user -------------------------
-if useradd -M -N -s /bin/sh "$U" 2>useradd.err; then
-	user_added=1
-	pass "test user $U"
-else
-	fail "test user" "$(cat useradd.err)"
-	exit 1
-fi
+add_test_user "$U" || exit 1
+user_added=1
 cat >sudoers <<EOF
 Defaults:$U log_format=json, logfile=$w/sudo.log, iolog_dir=$w/io, log_output, !use_pty
 $U ALL=(nobody) NOPASSWD: /usr/bin/echo
 EOF
-if visudo -cf sudoers >/dev/null && install -m 0440 sudoers "$DROPIN" && visudo -c >/dev/null; then
-	pass "sudoers drop-in (visudo -c)"
-else
-	rm -f "$DROPIN"
-	fail "sudoers drop-in" "visudo refused it"
-	exit 1
-fi
+install_sudoers sudoers "$DROPIN" || exit 1
 UID_U=$(id -u "$U")
 out=$(cd / && runuser -u "$U" -- sudo -n -u nobody /usr/bin/echo 'two words' sudo-marker-1 2>&1)
 [ "$out" = "two words sudo-marker-1" ] && pass sudo_ran || fail sudo_ran "$out"
