@@ -31,6 +31,8 @@ cc -O2 -g -std=c17 -D_GNU_SOURCE -Wall -Wextra -Isrc/lib -Isrc -Iinclude \
 	bench/freshness/freshbench.c "$variant/lib/libshelter-fresh.a" "$lib" \
 	-lssl -lcrypto -lcbor -ljansson -lsqlite3 -lpthread -o "$out/freshbench"
 fb=$(realpath "$out/freshbench")
+sy=$(realpath -m "$variant/tests/shield_syncer")
+shield=$(realpath -m "$variant/lib/libshelter-shield.so")
 
 bench_disk_parent
 base=$(mktemp -d "$parent/shelter-freshbench.XXXXXX")
@@ -114,9 +116,7 @@ for n in ${clients//,/ }; do
 	done
 done
 bound=${BENCH_BOUND_WRITES:-1000}
-sy=$variant/tests/shield_syncer
-if [ "$bound" -gt 0 ] && [ -x "$sy" ] && [ -f "$variant/lib/libshelter-shield.so" ]; then
-	sy=$(realpath "$sy")
+if [ "$bound" -gt 0 ] && [ -x "$sy" ] && [ -f "$shield" ]; then
 	echo
 	echo "== fsync: $bound writes of 4 KiB, each followed by fsync (shield_syncer bench)"
 	run_sy() { # run_sy LABEL [shelter run options]: the mean per write+fsync
