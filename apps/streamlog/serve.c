@@ -373,25 +373,28 @@ static int drain(struct conn *c, struct conn_io *io, size_t *len)
 	return 0;
 }
 
-/* Read what is there now (one TLS record, then whatever follows without waiting),
- * record it, then make it durable in one sync. */
+/* Read what is there now (one TLS record, then whatever follows without waiting, up to
+ * CONN_BUF bytes in all: a sender that never pauses must not keep its messages from
+ * the disk), record it, then make it durable in one sync (§6). */
 static int read_batch(struct conn *c, struct conn_io *io, size_t *len)
 {
 	int64_t first = 0;
+	size_t read = 0;
 	int n;
 
 	io->appended = 0;
 	do {
 		n = SSL_read(c->ssl, io->buf + *len, (int)(CONN_BUF - *len));
-		if (n <= 0)
+		if (n <= 0) /* the close is recorded with a sync (conn_run) */
 			return n == 0 || SSL_get_error(c->ssl, n) == SSL_ERROR_ZERO_RETURN ? 1 : -1;
 		if (first == 0)
 			first = sl_mono_ns();
 		*len += (size_t)n;
+		read += (size_t)n;
 		if (drain(c, io, len) != 0)
 			return -1;
-	} while (*len < CONN_BUF && (SSL_pending(c->ssl) > 0 ||
-				     poll(&(struct pollfd){ c->fd, POLLIN, 0 }, 1, 0) > 0));
+	} while (read < CONN_BUF && *len < CONN_BUF &&
+		 (SSL_pending(c->ssl) > 0 || poll(&(struct pollfd){ c->fd, POLLIN, 0 }, 1, 0) > 0));
 	if (io->audit_ticket != 0 && sl_follow_wait(c->srv->follow, io->audit_ticket) != 0)
 		return -1;
 	io->audit_ticket = 0;

@@ -62,6 +62,13 @@ expect send_lf_framed 0 '^sent 200 ' "$SEND" "$ADDR" 200 --host web-2 --lf
 expect send_four_connections 0 '^sent 2000 ' "$SEND" "$ADDR" 500 --conns 4 --host db-1
 # a gap: web-3 never sends its record 5
 expect send_with_a_gap 0 '^sent' "$SEND" "$ADDR" 10 --host web-3 --skip 5
+# a sender that never pauses: the daemon still syncs at least every 256 KiB it reads
+# (§6), so 20,000 messages of ~200 bytes (~4.5 MiB) make at least 15 durable batches
+expect send_without_pause 0 '^sent 20000 ' "$SEND" "$ADDR" 20000 --host bulk-1 --size 200
+for _ in $(seq 50); do grep -q 'closed after 20000 records' d1.log && break; sleep 0.1; done
+batches=$(sed -n 's/.*closed after 20000 records; \([0-9]*\) batches durable after read.*/\1/p' d1.log)
+[ "${batches:-0}" -ge 15 ] && pass stream_synced_every_256k ||
+	fail stream_synced_every_256k "batches: ${batches:-none}: $(grep 'closed after 20000' d1.log)"
 sleep 3 # web-1 and the others fall silent: the daemon records it
 if stop; then pass sigterm_clean_exit; else fail sigterm_clean_exit "$(tail -5 d1.log)"; fi
 grep -q 'streamlog: stopped' d1.log && pass logs_stop || fail logs_stop "$(tail -3 d1.log)"
