@@ -315,8 +315,9 @@ int main(int argc, char **argv)
 		ws[i] = (struct worker){ .cfg = &cfg, .id = i };
 		pthread_create(&th[i], NULL, worker_main, &ws[i]);
 	}
+	for (unsigned i = 0; i < cfg.clients; i++) /* all of them: exit with threads running */
+		pthread_join(th[i], NULL);    /* would tear OpenSSL down under them */
 	for (unsigned i = 0; i < cfg.clients; i++) {
-		pthread_join(th[i], NULL);
 		if (ws[i].failed) {
 			fprintf(stderr, "freshbench: client %u: %s\n", i, ws[i].why);
 			return 1;

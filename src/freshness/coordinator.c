@@ -26,11 +26,21 @@
 #define KEY_CURRENT "current"
 #define FRESH_ROUND_MAX 1024 /* writes in one round */
 
-/* A round waits for every endorser, but not for long once f + 1 have answered: a
- * hung or partitioned member (no reset, no answer) must not stall every round for
- * DIAL_MS. The rest get LATE_MS, or as long again as the quorum took if that is
- * longer (a loaded machine is slow, not faulty); one that misses it is dropped and
- * left alone for BACKOFF_MS, and catches up later (§5: STALE, then certify). */
+/* A round ends GRACE_US after f + 1 members answered (§5 "Waiting for endorsers"):
+ * the writers need f + 1 receipts, and the last member, which on a loaded machine is
+ * still computing, must not hold every round up. Its answer comes later on its
+ * connection and is read and dropped in a later round (it owes it); a member that
+ * owes OWED_MAX answers, or one owed for LATE_MS, is hung or partitioned (no reset):
+ * it is dropped and left alone for BACKOFF_MS, and catches up later (STALE, then
+ * certify). A round without a quorum waits up to DIAL_MS. */
+#define GRACE_US 200
+#define OWED_MAX 8
+/* A write round asks only f + 1 members, the quickest lately: the others' work would
+ * only slow the round on shared CPUs. The spares are asked when the round has no
+ * quorum after FALLBACK_MS (or four times the members' usual answer time, whichever
+ * is longer), or at once when a member fails; a spare that fell behind answers STALE
+ * and is brought up to date in the same round (certify, then append). */
+#define FALLBACK_MS 20
 #define LATE_MS 50
 #define BACKOFF_MS 500
 #define REDIAL_MS 5000 /* after a failed dial: a dead host costs a connect timeout */
@@ -39,7 +49,10 @@ struct peer {
 	uint8_t pub[FR_PUB];
 	char addr[128];
 	int fd;
-	int64_t retry_at; /* ms (monotonic): no dial before, after a failure */
+	int64_t retry_at;   /* us (monotonic): no dial before, after a failure */
+	unsigned owed;      /* answers of earlier rounds still to come on fd */
+	int64_t owed_since; /* us: when the oldest of them was asked */
+	int64_t answer_us;  /* how long its answers took lately (moving average) */
 };
 
 struct fresh_coord {
@@ -76,27 +89,29 @@ static void peer_close(struct peer *p)
 	if (p->fd >= 0)
 		close(p->fd);
 	p->fd = -1;
+	p->owed = 0;
+	p->answer_us = 0;
 }
 
-static int64_t mono_ms(void)
+static int64_t mono_us(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* Drop a peer's connection and leave it alone for a while. */
 static void peer_fail(struct peer *p)
 {
 	peer_close(p);
-	p->retry_at = mono_ms() + BACKOFF_MS;
+	p->retry_at = mono_us() + BACKOFF_MS * 1000;
 }
 
 /* Whether a peer without a connection is still left alone after a failure. */
 static int backing_off(const struct peer *p)
 {
-	return p->fd < 0 && mono_ms() < p->retry_at;
+	return p->fd < 0 && mono_us() < p->retry_at;
 }
 
 /* Send body to peer i (dialled when needed); 1 when sent. */
@@ -106,7 +121,7 @@ static int send_one(struct fresh_coord *c, unsigned i, uint8_t type, const uint8
 	struct peer *p = &c->peers[i];
 
 	if (p->fd < 0 && fresh_dial(p->addr, DIAL_MS, &p->fd, NULL) < 0) {
-		p->retry_at = mono_ms() + REDIAL_MS;
+		p->retry_at = mono_us() + REDIAL_MS * 1000;
 		return 0;
 	}
 	if (fw_send(p->fd, type, body, len, NULL) < 0) {
@@ -114,6 +129,24 @@ static int send_one(struct fresh_coord *c, unsigned i, uint8_t type, const uint8
 		return 0;
 	}
 	return 1;
+}
+
+/* Read and drop an answer peer i owed from an earlier round; 0, or -1 when the peer
+ * failed (then dropped). */
+static int drop_owed(struct fresh_coord *c, unsigned i)
+{
+	struct peer *p = &c->peers[i];
+	uint8_t t = 0, *body = NULL;
+	size_t len = 0;
+
+	if (fw_recv(p->fd, &t, &body, &len, NULL) < 0) {
+		peer_fail(p);
+		return -1;
+	}
+	free(body);
+	p->owed--;
+	p->owed_since = mono_us(); /* the next owed answer was asked no earlier */
+	return 0;
 }
 
 /* Read peer i's answer into ans/alen/codes; 1 when it is a success. */
@@ -138,16 +171,16 @@ static int read_one(struct fresh_coord *c, unsigned i, uint8_t type, uint8_t **a
 	return 0;
 }
 
-/* Read answers as they come until none is pending, the deadline, or *late: set to
- * LATE_MS (or as long again as the quorum took) after f + 1 successes. */
+/* Read answers as they come (dropping those owed from earlier rounds first) until
+ * none is pending, the deadline, or *end: GRACE_US after f + 1 successes (us). */
 static void wait_answers(struct fresh_coord *c, uint8_t type, int *waiting, int *npending,
-			 int *ok, int64_t start, int64_t deadline, int64_t *late, uint8_t **ans,
+			 int *ok, int64_t start, int64_t deadline, int64_t *end, uint8_t **ans,
 			 size_t *alen, int *codes)
 {
 	while (*npending > 0) {
 		struct pollfd pf[FR_VIEW_MAX];
 		unsigned idx[FR_VIEW_MAX], m = 0;
-		int64_t now = mono_ms(), until = *late >= 0 ? *late : deadline;
+		int64_t now = mono_us(), until = *end >= 0 ? *end : deadline;
 
 		if (now >= until)
 			break;
@@ -156,34 +189,91 @@ static void wait_answers(struct fresh_coord *c, uint8_t type, int *waiting, int 
 				pf[m] = (struct pollfd){ .fd = c->peers[i].fd, .events = POLLIN };
 				idx[m++] = i;
 			}
-		if (poll(pf, m, (int)(until - now)) < 0 && errno != EINTR)
+		if (poll(pf, m, (int)((until - now + 999) / 1000)) < 0 && errno != EINTR)
 			break;
 		for (unsigned k = 0; k < m; k++) {
-			if (pf[k].revents == 0)
-				continue;
-			waiting[idx[k]] = 0;
-			(*npending)--;
-			*ok += read_one(c, idx[k], type, ans, alen, codes);
-		}
-		if (*late < 0 && *ok >= (int)fr_view_f(&c->view) + 1) {
-			int64_t took = mono_ms() - start;
+			unsigned i = idx[k];
 
-			*late = mono_ms() + (took > LATE_MS ? took : LATE_MS);
+			if (pf[k].revents == 0 ||
+			    (c->peers[i].owed > 0 && drop_owed(c, i) == 0))
+				continue;
+			waiting[i] = 0;
+			(*npending)--;
+			if (c->peers[i].fd < 0)
+				continue;
+			*ok += read_one(c, i, type, ans, alen, codes);
+			c->peers[i].answer_us += (mono_us() - start - c->peers[i].answer_us) / 4;
 		}
+		if (*end < 0 && *ok >= (int)fr_view_f(&c->view) + 1)
+			*end = mono_us() + GRACE_US;
 	}
 }
 
-/* Send a request to every peer, then read the answers as they come: one round trip
- * for all, over when every peer answered, or a while after f + 1 did. Peers backing
- * off are asked too when the others gave no quorum. ans[i] NULL where a peer failed
- * or was late (its connection is dropped). Caller holds c->mu. */
-static void round_trip(struct fresh_coord *c, uint8_t type, uint8_t *const *bodies,
-		       const size_t *lens, uint8_t **ans, size_t *alen, int *codes)
+/* A member that did not answer before the round ended owes its answer; one that owes
+ * too many, or for too long, is dropped. */
+static void owe(struct fresh_coord *c, unsigned i, int64_t start)
 {
-	int waiting[FR_VIEW_MAX] = { 0 }, asked[FR_VIEW_MAX] = { 0 }, npending = 0, ok = 0;
-	int64_t start = mono_ms(), late = -1;
+	struct peer *p = &c->peers[i];
+	int64_t now = mono_us();
+
+	if (p->owed == 0)
+		p->owed_since = start;
+	if (++p->owed < OWED_MAX && now - p->owed_since < LATE_MS * 1000)
+		return;
+	fresh_log("coordinator", "late", "endorser=%s owed=%u waited_ms=%" PRId64 " retry_ms=%d",
+		  p->addr, p->owed, (now - p->owed_since) / 1000, BACKOFF_MS);
+	peer_fail(p);
+}
+
+/* The members a write round leaves out at first (spare[i] = 1): all but the f + 1
+ * usable ones (connected or not backing off, owing nothing) that answered quickest
+ * lately. Returns how long the round waits before it asks them (us). */
+static int64_t pick_spares(const struct fresh_coord *c, int *spare)
+{
+	unsigned need = fr_view_f(&c->view) + 1, taken = 0;
+	int64_t slowest = 0;
+
+	for (unsigned i = 0; i < c->view.n; i++)
+		spare[i] = 1;
+	while (taken < need) {
+		int best = -1;
+
+		for (unsigned i = 0; i < c->view.n; i++) {
+			const struct peer *p = &c->peers[i];
+
+			if (!spare[i] || backing_off(p) || p->owed > 0)
+				continue;
+			if (best < 0 || p->answer_us < c->peers[best].answer_us)
+				best = (int)i;
+		}
+		if (best < 0)
+			break;
+		spare[best] = 0;
+		if (c->peers[best].answer_us > slowest)
+			slowest = c->peers[best].answer_us;
+		taken++;
+	}
+	if (taken < need) /* not enough quick ones: ask every member at once */
+		for (unsigned i = 0; i < c->view.n; i++)
+			spare[i] = 0;
+	return 4 * slowest > FALLBACK_MS * 1000 ? 4 * slowest : FALLBACK_MS * 1000;
+}
+
+/* Send a request to the members, then read the answers as they come: one round trip,
+ * over when every member asked answered, or GRACE_US after f + 1 did. A write round
+ * (thrifty) asks f + 1 members first (pick_spares); members backing off are asked
+ * only when the others gave no quorum. ans[i] NULL where a member was not asked,
+ * failed or was late (it then owes its answer). Caller holds c->mu. */
+static void round_trip(struct fresh_coord *c, uint8_t type, uint8_t *const *bodies,
+		       const size_t *lens, int thrifty, uint8_t **ans, size_t *alen, int *codes)
+{
+	int waiting[FR_VIEW_MAX] = { 0 }, asked[FR_VIEW_MAX] = { 0 }, spare[FR_VIEW_MAX] = { 0 };
+	int npending = 0, ok = 0;
+	int64_t start = mono_us(), end = -1, fallback = 4 * LATE_MS * 1000;
 
 	c->rounds++;
+	if (thrifty)
+		fallback = pick_spares(c, spare);
 	for (unsigned i = 0; i < c->view.n; i++) {
 		ans[i] = NULL;
 		alen[i] = 0;
@@ -195,7 +285,7 @@ static void round_trip(struct fresh_coord *c, uint8_t type, uint8_t *const *bodi
 		for (unsigned i = 0; i < c->view.n; i++) {
 			if (bodies[i] == NULL || asked[i])
 				continue;
-			if (patient && backing_off(&c->peers[i])) {
+			if (patient && (spare[i] || backing_off(&c->peers[i]))) {
 				skipped++;
 				continue;
 			}
@@ -205,21 +295,16 @@ static void round_trip(struct fresh_coord *c, uint8_t type, uint8_t *const *bodi
 				npending++;
 			}
 		}
-		/* with peers left out, the others get a short while before they are asked */
+		/* with members left out, the others get a short while before they are asked */
 		wait_answers(c, type, waiting, &npending, &ok, start,
-			     patient && skipped > 0 ? mono_ms() + 4 * LATE_MS : mono_ms() + DIAL_MS,
-			     &late, ans, alen, codes);
+			     mono_us() + (patient && skipped > 0 ? fallback : DIAL_MS * 1000), &end,
+			     ans, alen, codes);
 		if (ok >= (int)fr_view_f(&c->view) + 1 || skipped == 0)
 			break;
 	}
-	for (unsigned i = 0; i < c->view.n; i++) {
-		if (!waiting[i])
-			continue;
-		/* late: its answer would arrive in the next round's place */
-		fresh_log("coordinator", "late", "endorser=%s waited_ms=%" PRId64 " retry_ms=%d",
-			  c->peers[i].addr, mono_ms() - start, BACKOFF_MS);
-		peer_fail(&c->peers[i]);
-	}
+	for (unsigned i = 0; i < c->view.n; i++)
+		if (waiting[i])
+			owe(c, i, start);
 }
 
 /* ---- the current view ---- */
@@ -313,7 +398,8 @@ struct wreq {
 	struct fr_receipt got[FR_VIEW_MAX];
 	int ok[FR_VIEW_MAX];
 	int status[FR_VIEW_MAX];
-	int pair[FR_VIEW_MAX]; /* second round: certify then append to that endorser */
+	int in[FR_VIEW_MAX];   /* in the pass running: sent to that endorser */
+	int pair[FR_VIEW_MAX]; /* ... preceded by a certify (PASS_STALE) */
 	unsigned n, quorum;    /* of the view its round ran in */
 	int done;
 	pthread_cond_t cv; /* with qmu: woken when done, or to lead the next round */
@@ -342,19 +428,37 @@ static void fill_certify(struct endorser_item *it, const struct wreq *r)
 	it->cert_count = r->prev.count;
 }
 
-/* The items of one endorser for a round: every write once (first round), or a
- * certify and the write for those it answered STALE (second round). */
-static size_t items_for(struct wreq *const *rs, size_t n, unsigned peer, int second,
+/* The passes of a round (§5): every write to the quickest f + 1 endorsers (FIRST);
+ * then the writes still short of f + 1 receipts to the endorsers not asked yet (FILL:
+ * they were spares, or failed); then, to the endorsers that answered STALE or NOENT
+ * (behind: a spare misses rounds), a certify to the certificate below and the write
+ * again (STALE). */
+enum pass { PASS_FIRST, PASS_FILL, PASS_STALE };
+
+static unsigned receipts_of(const struct wreq *r)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < r->n; i++)
+		k += r->ok[i] != 0;
+	return k;
+}
+
+/* The items of one endorser for a pass (see enum pass). */
+static size_t items_for(struct wreq *const *rs, size_t n, unsigned peer, enum pass pass,
 			struct endorser_item *items)
 {
 	size_t k = 0;
 
 	for (size_t j = 0; j < n; j++) {
 		struct wreq *r = rs[j];
+		int behind = r->status[peer] == SHELTER_E_STALE || r->status[peer] == SHELTER_E_NOENT;
 
-		r->pair[peer] = second && !r->ok[peer] && r->status[peer] == SHELTER_E_STALE &&
-				r->prev.count > 0;
-		if (second && !r->pair[peer])
+		r->pair[peer] = pass == PASS_STALE && !r->ok[peer] && behind && r->prev.count > 0;
+		r->in[peer] = pass == PASS_FIRST || r->pair[peer] ||
+			      (pass == PASS_FILL && !r->ok[peer] && r->status[peer] == SHELTER_E_NET &&
+			       receipts_of(r) < r->quorum);
+		if (!r->in[peer])
 			continue;
 		if (r->pair[peer])
 			fill_certify(&items[k++], r);
@@ -365,17 +469,17 @@ static size_t items_for(struct wreq *const *rs, size_t n, unsigned peer, int sec
 
 /* Give each write its result from one endorser's answer: statuses in item order,
  * one entry per successful item. */
-static void spread(struct wreq *const *rs, size_t n, unsigned peer, int second,
-		   const int32_t *status, size_t count, const struct fr_receipt *receipts)
+static void spread(struct wreq *const *rs, size_t n, unsigned peer, const int32_t *status,
+		   size_t count, const struct fr_receipt *receipts)
 {
 	size_t item = 0, entry = 0;
 
 	for (size_t j = 0; j < n && item < count; j++) {
 		struct wreq *r = rs[j];
 
-		if (second && !r->pair[peer])
+		if (!r->in[peer])
 			continue;
-		if (second && status[item++] == 0)
+		if (r->pair[peer] && status[item++] == 0)
 			entry++; /* the certify's own entry */
 		if (item >= count)
 			break;
@@ -387,21 +491,24 @@ static void spread(struct wreq *const *rs, size_t n, unsigned peer, int second,
 	}
 }
 
-/* One round of batch requests to every endorser for the writes rs. */
-static void batch_round(struct fresh_coord *c, struct wreq *const *rs, size_t n, int second)
+/* One pass of batch requests for the writes rs (none when no endorser has items). */
+static void batch_round(struct fresh_coord *c, struct wreq *const *rs, size_t n, enum pass pass)
 {
 	uint8_t *bodies[FR_VIEW_MAX] = { 0 }, *ans[FR_VIEW_MAX];
 	size_t lens[FR_VIEW_MAX] = { 0 }, alen[FR_VIEW_MAX], nitems[FR_VIEW_MAX] = { 0 };
 	struct endorser_item *items = malloc(2 * n * sizeof(*items));
-	int codes[FR_VIEW_MAX];
+	int codes[FR_VIEW_MAX], any = 0;
 
 	for (unsigned i = 0; i < c->view.n && items != NULL; i++) {
-		nitems[i] = items_for(rs, n, i, second, items);
+		nitems[i] = items_for(rs, n, i, pass, items);
 		if (nitems[i] > 0 && fw_batch_encode(items, nitems[i], &bodies[i], &lens[i], NULL) < 0)
 			bodies[i] = NULL;
+		any |= bodies[i] != NULL;
 	}
 	free(items);
-	round_trip(c, FW_BATCH, bodies, lens, ans, alen, codes);
+	if (!any)
+		return;
+	round_trip(c, FW_BATCH, bodies, lens, pass == PASS_FIRST, ans, alen, codes);
 	for (unsigned i = 0; i < c->view.n; i++) {
 		struct fr_receipt *receipts = NULL;
 		struct fr_batch b = { 0 };
@@ -415,7 +522,7 @@ static void batch_round(struct fresh_coord *c, struct wreq *const *rs, size_t n,
 		    count == nitems[i] &&
 		    (receipts = calloc(b.count ? b.count : 1, sizeof(*receipts))) != NULL &&
 		    (b.count == 0 || fr_batch_receipts(&b, receipts, NULL) == 0))
-			spread(rs, n, i, second, status, count, receipts);
+			spread(rs, n, i, status, count, receipts);
 		free(receipts);
 		free(status);
 		fr_batch_free(&b);
@@ -514,8 +621,9 @@ static size_t run_writes(struct fresh_coord *c, struct wreq *const *rs, size_t n
 		rs[j]->quorum = fr_view_f(&c->view) + 1;
 		find_prev(c, rs[j]);
 	}
-	batch_round(c, rs, n, 0);
-	batch_round(c, rs, n, 1); /* lagging endorsers, if any */
+	batch_round(c, rs, n, PASS_FIRST);
+	batch_round(c, rs, n, PASS_FILL);
+	batch_round(c, rs, n, PASS_STALE);
 	c->batches++;
 	c->appends += n;
 	*made = calloc(n, sizeof(**made));
@@ -706,7 +814,7 @@ static int do_read(struct fresh_coord *c, const uint8_t handle[FR_HASH],
 		bodies[i] = body;
 		lens[i] = len;
 	}
-	round_trip(c, FW_READ, bodies, lens, ans, alen, codes);
+	round_trip(c, FW_READ, bodies, lens, 0, ans, alen, codes);
 	free(body);
 	out->r = calloc(c->view.n, sizeof(*out->r));
 	for (unsigned i = 0; i < c->view.n; i++) {
