@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "shelter/crypto.h"
@@ -84,6 +85,43 @@ static inline void fz_make_base(void)
 		}
 	}
 	fz_die("no writable temporary directory");
+}
+
+/* Write or read a whole file; any failure ends the run (fz_die). fz_read_file's
+ * buffer is malloc'd, one byte longer than the file. */
+static inline void fz_write_file(const char *path, const uint8_t *buf, size_t size)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	size_t done = 0;
+
+	if (fd < 0)
+		fz_die("create %s: %s", path, strerror(errno));
+	while (done < size) {
+		ssize_t n = write(fd, buf + done, size - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			fz_die("write %s: %s", path, strerror(errno));
+		done += (size_t)n;
+	}
+	close(fd);
+}
+
+static inline uint8_t *fz_read_file(const char *path, size_t *out_size)
+{
+	struct stat st;
+	uint8_t *buf;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		fz_die("open %s: %s", path, strerror(errno));
+	buf = malloc((size_t)st.st_size + 1);
+	if (buf == NULL || read(fd, buf, (size_t)st.st_size) != st.st_size)
+		fz_die("read %s", path);
+	close(fd);
+	*out_size = (size_t)st.st_size;
+	return buf;
 }
 
 /* The lowest free descriptor, to catch descriptors an input leaks. */

@@ -120,41 +120,6 @@ static const struct shelter_log_anchor g_held = { note_load, none_store, NULL };
 
 /* ---- files ---- */
 
-static void write_file(const char *path, const uint8_t *buf, size_t size)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	size_t done = 0;
-
-	if (fd < 0)
-		fz_die("create %s: %s", path, strerror(errno));
-	while (done < size) {
-		ssize_t n = write(fd, buf + done, size - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			fz_die("write %s: %s", path, strerror(errno));
-		done += (size_t)n;
-	}
-	close(fd);
-}
-
-static uint8_t *read_file(const char *path, size_t *out_size)
-{
-	struct stat st;
-	uint8_t *buf;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0 || fstat(fd, &st) < 0)
-		fz_die("open %s: %s", path, strerror(errno));
-	buf = malloc((size_t)st.st_size + 1);
-	if (buf == NULL || read(fd, buf, (size_t)st.st_size) != st.st_size)
-		fz_die("read %s", path);
-	close(fd);
-	*out_size = (size_t)st.st_size;
-	return buf;
-}
-
 static uint64_t file_size(const char *path)
 {
 	struct stat st;
@@ -496,7 +461,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (unlink(g_ckpt) != 0 && errno != ENOENT)
 		fz_die("remove %s: %s", g_ckpt, strerror(errno));
-	write_file(g_log, data, size);
+	fz_write_file(g_log, data, size);
 	ref_parse(data, size, &r);
 	if (g_verbose)
 		fprintf(stderr, "input of %zu bytes: header %d, %" PRIu64 " entries, valid to %" PRIu64
@@ -521,7 +486,7 @@ static void put_seed(const char *dir, const char *name, const void *buf, size_t 
 	char path[4096];
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	write_file(path, buf, size);
+	fz_write_file(path, buf, size);
 	if (chmod(path, 0644) != 0)
 		fz_die("chmod %s: %s", path, strerror(errno));
 }
@@ -555,7 +520,7 @@ static uint8_t *make_log(const char *name, int count, int every, const size_t *s
 	if (shelter_log_close(log, &err) != 0)
 		fz_die("generator: close: %s", err.msg);
 	snprintf(path, sizeof(path), "%s/log", dir);
-	return read_file(path, out_size);
+	return fz_read_file(path, out_size);
 }
 
 /* A header (§4.1) for origin bytes (o of them) and pub, with a correct hash. */
@@ -641,7 +606,7 @@ static void generate(const char *dir)
 	free(log);
 
 	/* the golden store of docs/formats/log.md §10: another log's header */
-	log = read_file("tests/vectors/log/store/log", &size);
+	log = fz_read_file("tests/vectors/log/store/log", &size);
 	put_seed(dir, "golden-store-other-key", log, size);
 	free(log);
 }

@@ -79,43 +79,6 @@ static void check(int rc, const struct shelter_err *err, const char *what)
 		fz_die("%s: %d %s", what, rc, err->msg);
 }
 
-/* ---- files ---- */
-
-static void write_file(const char *path, const uint8_t *buf, size_t size)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	size_t done = 0;
-
-	if (fd < 0)
-		fz_die("create %s: %s", path, strerror(errno));
-	while (done < size) {
-		ssize_t n = write(fd, buf + done, size - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			fz_die("write %s: %s", path, strerror(errno));
-		done += (size_t)n;
-	}
-	close(fd);
-}
-
-static uint8_t *read_file(const char *path, size_t *out_size)
-{
-	struct stat st;
-	uint8_t *buf;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0 || fstat(fd, &st) < 0)
-		fz_die("open %s: %s", path, strerror(errno));
-	buf = malloc((size_t)st.st_size + 1);
-	if (buf == NULL || read(fd, buf, (size_t)st.st_size) != st.st_size)
-		fz_die("read %s", path);
-	close(fd);
-	*out_size = (size_t)st.st_size;
-	return buf;
-}
-
 /* ---- building the reference volume ---- */
 
 static void fixed_headers(void)
@@ -158,9 +121,9 @@ static void build_volume(const char *dir)
 	vf_header_encode(&g_hdr, &g_keys, g_volhdr);
 	vf_seghdr_encode(&g_seghdr, &g_keys, seghdr);
 	snprintf(path, sizeof(path), "%s/VOLUME", dir);
-	write_file(path, g_volhdr, sizeof(g_volhdr));
+	fz_write_file(path, g_volhdr, sizeof(g_volhdr));
 	snprintf(path, sizeof(path), "%s/log/" SEG1, dir);
-	write_file(path, seghdr, sizeof(seghdr));
+	fz_write_file(path, seghdr, sizeof(seghdr));
 
 	check(shelter_volume_open(dir, fz_key, NULL, &v, &err), &err, "open");
 	check(shelter_volume_mkdir(v, "docs", 0750, &err), &err, "mkdir");
@@ -176,7 +139,7 @@ static void build_volume(const char *dir)
 	shelter_volume_close(v);
 
 	snprintf(path, sizeof(path), "%s/log/" SEG1, dir);
-	g_seg = read_file(path, &g_seg_size);
+	g_seg = fz_read_file(path, &g_seg_size);
 	if (g_seg_size <= VF_SEGHDR_SIZE || memcmp(g_seg, seghdr, VF_SEGHDR_SIZE) != 0)
 		fz_die("reference segment unexpected");
 }
@@ -377,8 +340,8 @@ static size_t land(const uint8_t *data, size_t size, const char *seg)
 	snprintf(path, sizeof(path), "%s/log", g_vol);
 	fz_remove_tree(path, 0); /* a new segment or leftovers from the previous input */
 	snprintf(path, sizeof(path), "%s/VOLUME", g_vol);
-	write_file(path, g_volhdr, sizeof(g_volhdr));
-	write_file(seg, buf, segsize);
+	fz_write_file(path, g_volhdr, sizeof(g_volhdr));
+	fz_write_file(seg, buf, segsize);
 	return segsize;
 }
 
@@ -435,7 +398,7 @@ static void put_seed(const char *dir, const char *name, const uint8_t *p, size_t
 	char path[4096];
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	write_file(path, p, size);
+	fz_write_file(path, p, size);
 }
 
 static void s_bytes(struct stream *s, const uint8_t *p, size_t size)
@@ -765,7 +728,7 @@ static void generate_checkpoints(const char *dir, const char *ref)
 		snprintf(path, sizeof(path), "%s/log/%016" PRIx64 ".seg", ref, no);
 		if (access(path, F_OK) != 0)
 			continue;
-		seg = read_file(path, &size);
+		seg = fz_read_file(path, &size);
 		if (vf_seghdr_decode(seg, size, &g_keys, &sh, NULL) < 0 ||
 		    !(sh.flags & VF_SEG_CHECKPOINT)) {
 			free(seg);
