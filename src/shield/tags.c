@@ -603,8 +603,8 @@ static int endorse_now(struct tagrec *r)
 			rc = endorse_locked(r, tag, &err);
 	}
 	pthread_mutex_unlock(&r->lock);
-	/* a security event (shield_security's line; spelled out so that the tag-record
-	 * fuzzer and unit test, which stub shield_log only, link tags.c alone) */
+	/* a security event (shield_security's line, spelled out here: the tag-record
+	 * fuzzer and unit test link tags.c alone and bring their own shield_log) */
 	if (rc < 0)
 		shield_log("security: volume %s: sync not endorsed by the freshness service, the "
 			   "program gets EIO: %s (%s)", r->m->path, shelter_code_str(rc), err.msg);
