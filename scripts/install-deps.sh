@@ -11,7 +11,7 @@ pkgs=(make gcc clang libclang-rt-14-dev libssl-dev openssl valgrind procps
 	etcd-server etcd-client spin auditd libauparse-dev rsyslog rsyslog-openssl
 	chromium chromium-driver nodejs sudo tlog)
 if [ "${1:-}" = "--bench" ]; then
-	pkgs+=(gocryptfs fuse3 expect fio wrk)
+	pkgs+=(gocryptfs fuse3 expect fio wrk swtpm libtss2-dev)
 fi
 
 missing=()

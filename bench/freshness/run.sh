@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Freshness service benchmark (bench/README.md): acknowledged appends and checked
 # reads through a coordinator and three endorsers on loopback, on each store (SQLite
-# and a single-member etcd), against that store's own compare-and-swap puts in the
-# same run.
+# and a three-member etcd cluster), against that store's own compare-and-swap puts
+# and a TPM 2.0 NV counter increment (swtpm through libtss2) in the same run.
 #
 #   bench/freshness/run.sh      (against build/release: make BUILD=release)
 #
@@ -18,7 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source bench/lib.sh
-scripts/install-deps.sh
+scripts/install-deps.sh --bench
 
 lib=${SHELTER_LIB:-build/release/lib/libshelter.a}
 variant=$(dirname "$(dirname "$lib")")
@@ -30,7 +30,10 @@ mkdir -p "$out"
 cc -O2 -g -std=c17 -D_GNU_SOURCE -Wall -Wextra -Isrc/lib -Isrc -Iinclude \
 	bench/freshness/freshbench.c "$variant/lib/libshelter-fresh.a" "$lib" \
 	-lssl -lcrypto -lcbor -ljansson -lsqlite3 -lpthread -o "$out/freshbench"
+cc -O2 -g -std=c17 -D_GNU_SOURCE -Wall -Wextra bench/freshness/tpmcount.c \
+	-ltss2-esys -ltss2-tctildr -ltss2-rc -o "$out/tpmcount"
 fb=$(realpath "$out/freshbench")
+tpmcount=$(realpath "$out/tpmcount")
 sy=$(realpath -m "$variant/tests/shield_syncer")
 shield=$(realpath -m "$variant/lib/libshelter-shield.so")
 
@@ -53,20 +56,66 @@ addr_of() { # addr_of LOG PID
 	echo "run.sh: no address in $1" >&2
 	exit 1
 }
-# a single-member etcd on this disk: the peer store (Debian's etcd-server)
-cp_=$(free_port)
-pp_=$(free_port)
-while [ "$pp_" = "$cp_" ]; do pp_=$(free_port); done
-etcd_url=http://127.0.0.1:$cp_
-etcd --name b1 --data-dir "$base/etcd" --listen-client-urls "$etcd_url" \
-	--advertise-client-urls "$etcd_url" --listen-peer-urls "http://127.0.0.1:$pp_" \
-	--initial-advertise-peer-urls "http://127.0.0.1:$pp_" \
-	--initial-cluster "b1=http://127.0.0.1:$pp_" --max-request-bytes 10485760 >etcd.log 2>&1 &
-pids+=($!)
-for _ in $(seq 150); do
-	curl -sf "$etcd_url/health" 2>/dev/null | grep -q '"health":"true"' && break
+# a three-member etcd cluster on this disk: the peer store (Debian's etcd-server);
+# every member fsyncs its own write-ahead log on the same disk
+read -r -a ports <<<"$(free_ports 6)"
+cluster=
+etcd_url=
+for m in 1 2 3; do
+	cluster+="${cluster:+,}b$m=http://127.0.0.1:${ports[m + 2]}"
+	etcd_url+="${etcd_url:+,}http://127.0.0.1:${ports[m - 1]}"
+done
+for m in 1 2 3; do
+	etcd --name "b$m" --data-dir "$base/etcd$m" \
+		--listen-client-urls "http://127.0.0.1:${ports[m - 1]}" \
+		--advertise-client-urls "http://127.0.0.1:${ports[m - 1]}" \
+		--listen-peer-urls "http://127.0.0.1:${ports[m + 2]}" \
+		--initial-advertise-peer-urls "http://127.0.0.1:${ports[m + 2]}" \
+		--initial-cluster "$cluster" --initial-cluster-state new \
+		--max-request-bytes 10485760 >"etcd$m.log" 2>&1 &
+	pids+=($!)
+done
+for _ in $(seq 300); do
+	curl -sf "http://127.0.0.1:${ports[0]}/health" 2>/dev/null | grep -q '"health":"true"' && break
 	sleep 0.1
 done
+members=$(ETCDCTL_API=3 etcdctl --endpoints "$etcd_url" endpoint health 2>&1 | grep -c 'is healthy' || true)
+[ "$members" = 3 ] || { echo "run.sh: etcd cluster: $members of 3 members healthy" >&2; exit 1; }
+
+# a software TPM (Debian's swtpm) for the NV counter peer: its control port is its
+# server port + 1, so both must be free (a port in TIME_WAIT is not)
+start_swtpm() {
+	local p
+	mkdir -p "$base/tpm"
+	for _ in $(seq 10); do
+		p=$(python3 -c '
+import socket
+for _ in range(100):
+    a, b = socket.socket(), socket.socket()
+    a.bind(("127.0.0.1", 0))
+    try:
+        b.bind(("127.0.0.1", a.getsockname()[1] + 1))
+    except OSError:
+        continue
+    print(a.getsockname()[1]); break')
+		swtpm socket --tpm2 --tpmstate "dir=$base/tpm" \
+			--server "type=tcp,port=$p,bindaddr=127.0.0.1" \
+			--ctrl "type=tcp,port=$((p + 1)),bindaddr=127.0.0.1" \
+			--flags not-need-init,startup-clear >swtpm.log 2>&1 &
+		pids+=($!)
+		for _ in $(seq 50); do
+			if ss -ltn | grep -q "127.0.0.1:$p "; then
+				tpm_port=$p
+				return 0
+			fi
+			kill -0 "${pids[-1]}" 2>/dev/null || break
+			sleep 0.1
+		done
+	done
+	echo "run.sh: swtpm did not start: $(tail -1 swtpm.log)" >&2
+	return 1
+}
+start_swtpm
 
 # one service per store: three endorsers each (an endorser serves one view)
 declare -A service genesis
@@ -88,7 +137,7 @@ measurement=$(grep -m1 -oE 'measurement=[0-9a-f]{64}' esqlite1.log | cut -d= -f2
 
 echo "== freshness bench: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), ${seconds}s per line"
 printf '%-7s %-8s %8s %9s %10s %8s %8s %8s\n' store mode clients ops ops/s p50_ms p99_ms max_ms
-declare -A rate
+declare -A rate p50s
 for n in ${clients//,/ }; do
 	for st in sqlite etcd; do
 		for mode in store append read; do
@@ -103,18 +152,28 @@ for n in ${clients//,/ }; do
 			fi
 			read -r m c ops r p50 p99 mx <<<"$line"
 			rate[$st.$mode.$n]=$r
+			p50s[$st.$mode.$n]=$p50
 			printf '%-7s %-8s %8s %9s %10s %8s %8s %8s\n' "$st" "$m" "$c" "$ops" "$r" "$p50" \
 				"$p99" "$mx"
 		done
 	done
 done
+line=$("$tpmcount" --tcti "swtpm:host=127.0.0.1,port=$tpm_port" --seconds "$seconds")
+read -r m c ops r p50 p99 mx <<<"$line"
+printf '%-7s %-8s %8s %9s %10s %8s %8s %8s\n' swtpm "$m" "$c" "$ops" "$r" "$p50" "$p99" "$mx"
+tpm_rate=$r
+tpm_p50=$p50
 echo
+ratio() { python3 -c 'import sys; print(f"{float(sys.argv[1]) / float(sys.argv[2]):.2f}x")' "$1" "$2"; }
 for n in ${clients//,/ }; do
 	for st in sqlite etcd; do
-		python3 -c 'import sys; a, s = float(sys.argv[1]), float(sys.argv[2]); print(f"{sys.argv[3]:6} clients {sys.argv[4]:>3}: append / store put = {a / s:.2f}x")' \
-			"${rate[$st.append.$n]}" "${rate[$st.store.$n]}" "$st" "$n"
+		printf '%-6s clients %3s: append / store put = %s' "$st" "$n" \
+			"$(ratio "${rate[$st.append.$n]}" "${rate[$st.store.$n]}")"
+		printf ', append / TPM NV increment = %s\n' "$(ratio "${rate[$st.append.$n]}" "$tpm_rate")"
 	done
 done
+[ -n "${p50s[sqlite.append.1]:-}" ] &&
+	echo "one client, median latency: append (SQLite) / TPM NV increment = $(ratio "${p50s[sqlite.append.1]}" "$tpm_p50")"
 bound=${BENCH_BOUND_WRITES:-1000}
 if [ "$bound" -gt 0 ] && [ -x "$sy" ] && [ -f "$shield" ]; then
 	echo

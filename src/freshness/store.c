@@ -244,19 +244,8 @@ int fresh_store_put_many(struct fresh_store *s, struct fresh_store_op *ops, size
 			return shelter_err_set(err, SHELTER_E_INVAL, "store: value of %zu bytes for "
 					       "'%s'", ops[i].len, ops[i].key);
 	}
-	if (s->etcd != NULL) {
-		/* one txn per op: a txn of several compares fails as a whole */
-		for (size_t i = 0; i < n; i++) {
-			ops[i].rc = ops[i].del ? fresh_etcd_delete(s->etcd, ops[i].key,
-								  rc < 0 ? NULL : err)
-					       : fresh_etcd_put(s->etcd, ops[i].key, ops[i].val,
-								ops[i].len, ops[i].expect,
-								&ops[i].version, rc < 0 ? NULL : err);
-			if (ops[i].rc < 0 && ops[i].rc != SHELTER_E_CONFLICT && rc == 0)
-				rc = ops[i].rc;
-		}
-		return rc;
-	}
+	if (s->etcd != NULL)
+		return fresh_etcd_put_many(s->etcd, ops, n, err);
 	rc = put_many_sqlite(s, ops, n, durable, err);
 	for (size_t i = 0; rc < 0 && i < n; i++)
 		ops[i].rc = rc;

@@ -64,5 +64,9 @@ int fresh_etcd_get(struct fresh_etcd *e, const char *key, uint8_t **val, size_t 
 int fresh_etcd_put(struct fresh_etcd *e, const char *key, const uint8_t *val, size_t len,
 		   uint64_t expect, uint64_t *version, struct shelter_err *err);
 int fresh_etcd_delete(struct fresh_etcd *e, const char *key, struct shelter_err *err);
+/* Up to 64 ops (and 768 KiB of values) in one txn, all or nothing; when a compare
+ * fails, that txn's ops are done again one by one to tell which conflicted. */
+int fresh_etcd_put_many(struct fresh_etcd *e, struct fresh_store_op *ops, size_t n,
+			struct shelter_err *err);
 
 #endif

@@ -764,3 +764,126 @@ out:
 	json_decref(resp);
 	return rc;
 }
+
+/* ---- several ops in one txn (§5: a round's blocks, a batch of certificates) ---- */
+
+#define ETCD_TXN_OPS 64            /* etcd refuses more than --max-txn-ops, 128 by default */
+#define ETCD_TXN_BYTES (768u << 10) /* base64'd, under etcd's default 1.5 MiB request */
+
+/* How many ops from ops[0] go in one txn: within the budgets above, and no key twice
+ * (etcd refuses a txn that names a key twice). At least one. */
+static size_t txn_chunk(const struct fresh_store_op *ops, size_t n)
+{
+	size_t k = 0, bytes = 0;
+
+	while (k < n && k < ETCD_TXN_OPS) {
+		int twice = 0;
+
+		for (size_t j = 0; j < k && !twice; j++)
+			twice = strcmp(ops[j].key, ops[k].key) == 0;
+		if (twice || (k > 0 && bytes + ops[k].len > ETCD_TXN_BYTES))
+			break;
+		bytes += ops[k++].len;
+	}
+	return k > 0 ? k : 1;
+}
+
+/* One op's compare (puts only) and request, appended to the txn's arrays. */
+static int txn_add(json_t *cmp, json_t *succ, const struct fresh_store_op *op,
+		   struct shelter_err *err)
+{
+	char k[(sizeof(ETCD_PREFIX) + FRESH_KEY_MAX + 2) / 3 * 4 + 1], ver[24], *v = NULL;
+	int bad = 0, rc = etcd_key(op->key, k, sizeof(k), err);
+
+	if (rc == 0 && op->del)
+		bad = json_array_append_new(succ, json_pack("{s:{s:s}}", "request_delete_range",
+							    "key", k));
+	else if (rc == 0 && (rc = b64_encode(op->val, op->len, &v, err)) == 0) {
+		snprintf(ver, sizeof(ver), "%" PRIu64, op->expect);
+		bad = json_array_append_new(cmp, json_pack("{s:s,s:s,s:s,s:s}", "key", k, "target",
+							   "VERSION", "result", "EQUAL", "version",
+							   ver)) < 0 ||
+		      json_array_append_new(succ, json_pack("{s:{s:s,s:s}}", "request_put", "key",
+							    k, "value", v)) < 0;
+		free(v);
+	}
+	if (bad)
+		rc = shelter_err_set(err, SHELTER_E_NOMEM, "etcd: txn request");
+	return rc;
+}
+
+/* The ops in one txn, all or nothing: *settled = 1 when every op->rc is set (the txn
+ * went through, or may have: then each op's outcome is unknown, SHELTER_E_NET); 0 when
+ * a compare failed and nothing was written: the caller sorts it out op by op. */
+static int txn_many(struct fresh_etcd *e, struct fresh_store_op *ops, size_t n, int *settled,
+		    struct shelter_err *err)
+{
+	json_t *cmp = json_array(), *succ = json_array(), *req = NULL, *resp = NULL;
+	int ambiguous = 0, rc = cmp != NULL && succ != NULL
+					? 0
+					: shelter_err_set(err, SHELTER_E_NOMEM, "etcd: txn request");
+
+	*settled = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = txn_add(cmp, succ, &ops[i], err);
+	if (rc == 0 && (req = json_pack("{s:o,s:o,s:[]}", "compare", cmp, "success", succ,
+					"failure")) == NULL)
+		rc = shelter_err_set(err, SHELTER_E_NOMEM, "etcd: txn request");
+	cmp = succ = NULL; /* json_pack "o" took them, even when it failed */
+	if (rc == 0) {
+		pthread_mutex_lock(&e->mu);
+		rc = call(e, "/v3/kv/txn", req, &resp, &ambiguous, err);
+		pthread_mutex_unlock(&e->mu);
+	}
+	if (rc == 0 && json_is_true(json_object_get(resp, "succeeded"))) {
+		for (size_t i = 0; i < n; i++) {
+			ops[i].rc = 0;
+			ops[i].version = ops[i].del ? 0 : ops[i].expect + 1;
+		}
+		*settled = 1;
+	} else if (rc == 0 && ambiguous) { /* as txn_result: the first try may have landed */
+		rc = shelter_err_set(err, SHELTER_E_NET, "etcd %s: the connection failed after a "
+				     "txn of %zu ops was sent and the retry found a version moved: "
+				     "outcome unknown", e->ep[e->cur].url, n);
+		for (size_t i = 0; i < n; i++)
+			ops[i].rc = rc;
+		*settled = 1;
+	}
+	json_decref(cmp);
+	json_decref(succ);
+	json_decref(req);
+	json_decref(resp);
+	return rc;
+}
+
+int fresh_etcd_put_many(struct fresh_etcd *e, struct fresh_store_op *ops, size_t n,
+			struct shelter_err *err)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < n;) {
+		size_t k = txn_chunk(ops + i, n - i);
+		int settled = 0, r = 0;
+
+		/* the common case is one txn: one Raft commit for the lot */
+		if (k > 1)
+			r = txn_many(e, ops + i, k, &settled, rc < 0 ? NULL : err);
+		for (size_t j = i; r == 0 && !settled && j < i + k; j++) {
+			struct shelter_err *e1 = rc < 0 ? NULL : err;
+
+			ops[j].rc = ops[j].del ? fresh_etcd_delete(e, ops[j].key, e1)
+					       : fresh_etcd_put(e, ops[j].key, ops[j].val, ops[j].len,
+								ops[j].expect, &ops[j].version, e1);
+			if (ops[j].rc < 0 && ops[j].rc != SHELTER_E_CONFLICT && rc == 0)
+				rc = ops[j].rc;
+		}
+		if (r < 0) {
+			for (size_t j = i; j < i + k; j++)
+				ops[j].rc = r;
+			if (rc == 0)
+				rc = r;
+		}
+		i += k;
+	}
+	return rc;
+}

@@ -188,6 +188,43 @@ static void check_many(struct fresh_store *s, const char *pre)
 	free(val);
 }
 
+/* A batch larger than one etcd txn (64 ops) that names one key twice: every op its own
+ * swap still, the second put of the key a conflict, every other value readable. */
+static void check_many_large(struct fresh_store *s, const char *pre)
+{
+	enum { N = 150, AGAIN = 100 };
+	struct fresh_store_op *ops = calloc(N, sizeof(*ops));
+	char(*keys)[100] = calloc(N, sizeof(*keys));
+	struct shelter_err err;
+	int rc = ops != NULL && keys != NULL ? 0 : -1, ok = 1;
+
+	shelter_err_clear(&err);
+	for (int i = 0; rc == 0 && i < N; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "%s/large/%d", pre, i == AGAIN ? 7 : i);
+		ops[i] = (struct fresh_store_op){ .key = keys[i], .val = (const uint8_t *)keys[i],
+						  .len = strlen(keys[i]) };
+	}
+	if (rc == 0)
+		rc = fresh_store_put_many(s, ops, N, 1, &err);
+	for (int i = 0; rc == 0 && i < N; i++) {
+		uint8_t *val = NULL;
+		size_t len = 0;
+		uint64_t v = 0;
+
+		if (i == AGAIN) {
+			ok &= ops[i].rc == SHELTER_E_CONFLICT;
+			continue;
+		}
+		ok &= ops[i].rc == 0 && ops[i].version == 1 &&
+		      fresh_store_get(s, keys[i], &val, &len, &v, NULL) == 0 && v == 1 &&
+		      len == strlen(keys[i]) && memcmp(val, keys[i], len) == 0;
+		free(val);
+	}
+	report(rc == 0 && ok, "put_many_150_ops_key_twice", err.msg);
+	free(ops);
+	free(keys);
+}
+
 static int cmd_check(const char *spec)
 {
 	struct fresh_store *s = open_or_die(spec);
@@ -198,6 +235,7 @@ static int cmd_check(const char *spec)
 	check_specs();
 	check_cas(s, pre);
 	check_many(s, pre);
+	check_many_large(s, pre);
 	check_values(s, pre);
 	fresh_store_close(s);
 	return failed;
