@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,7 +22,8 @@
 #include "util/buf.h"
 
 #define DIAL_MS 3000
-#define CLIENT_MS 30000
+#define ANSWER_MS 1000 /* a client's answer sent, or its connection cut */
+#define CONN_WRITES_MAX 64 /* unanswered writes of one connection */
 #define KEY_VIEW "view/%" PRIu64
 #define KEY_CURRENT "current"
 #define FRESH_ROUND_MAX 1024 /* writes in one round */
@@ -41,6 +43,12 @@
  * is longer), or at once when a member fails; a spare that fell behind answers STALE
  * and is brought up to date in the same round (certify, then append). */
 #define FALLBACK_MS 20
+/* Under load (the round thread leads), a round waits up to GATHER_US for the queue to
+ * hold three quarters of the previous round's writes: each round costs a signature
+ * at each endorser and f + 1 verifications at the endorsers, the saver and every
+ * client process, so fuller rounds are what buys throughput on shared CPUs. A lone
+ * writer never waits: its own thread leads at once. */
+#define GATHER_US 500
 #define LATE_MS 50
 #define BACKOFF_MS 500
 #define REDIAL_MS 5000 /* after a failed dial: a dead host costs a connect timeout */
@@ -65,10 +73,18 @@ struct fresh_coord {
 	struct peer peers[FR_VIEW_MAX];
 	uint64_t rounds, batches, appends, reads;
 	const volatile sig_atomic_t *stop; /* serving: set when it should stop */
-	/* group commit (submit): writes waiting for a round, and whether one runs */
+	/* group commit (§5): writes waiting for a round, in arrival order; whether a
+	 * round runs (leading); the round thread, asked to take over (handoff) */
 	pthread_mutex_t qmu;
-	struct wreq *queue;
-	int leading;
+	struct wreq *queue, **qtail;
+	int leading, handoff, round_stop, round_started;
+	unsigned inflight;	   /* writes queued or in a round, not yet answered */
+	size_t queued, last_round; /* writes in the queue; in the round before */
+	size_t gather;		   /* the round thread waits for this many queued */
+	pthread_cond_t round_cv;   /* with qmu: handoff or round_stop set */
+	pthread_cond_t settled_cv; /* with qmu: inflight dropped */
+	pthread_t round_thread;
+	struct wreq **rs;	   /* the round thread's and leaders' scratch (under leading) */
 	struct fresh_certs *certs; /* kept certificates (certs.c) */
 };
 
@@ -387,9 +403,23 @@ out:
 
 /* One client's write inside a shared round (§3.2: one signature per endorser for
  * every write of the round). */
+/* A client connection: read by its own thread; written by it and by the round that
+ * answers its writes (under mu). Freed, and its fd closed, when refs drops to 0. */
+struct conn {
+	struct fresh_coord *c;
+	int fd;
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* with mu: writes dropped */
+	unsigned refs;	   /* its thread, and each of its writes not answered yet */
+	unsigned writes;   /* queued or in a round */
+};
+
 struct wreq {
 	uint8_t type;
-	const struct fs_write *w;
+	struct conn *conn; /* to answer on; holds a reference */
+	uint8_t *in;	   /* the request frame's body: wv points into it */
+	struct fs_write wv;
+	const struct fs_write *w; /* &wv */
 	uint8_t *block; /* the encoded block, stored by the round's leader */
 	size_t block_len;
 	int rc; /* < 0: the write failed, err says why */
@@ -398,11 +428,9 @@ struct wreq {
 	struct fr_receipt got[FR_VIEW_MAX];
 	int ok[FR_VIEW_MAX];
 	int status[FR_VIEW_MAX];
-	int in[FR_VIEW_MAX];   /* in the pass running: sent to that endorser */
-	int pair[FR_VIEW_MAX]; /* ... preceded by a certify (PASS_STALE) */
-	unsigned n, quorum;    /* of the view its round ran in */
-	int done;
-	pthread_cond_t cv; /* with qmu: woken when done, or to lead the next round */
+	int in_pass[FR_VIEW_MAX]; /* in the pass running: sent to that endorser */
+	int pair[FR_VIEW_MAX];	  /* ... preceded by a certify (PASS_STALE) */
+	unsigned n, quorum;	  /* of the view its round ran in */
 	struct wreq *next;
 };
 
@@ -455,10 +483,10 @@ static size_t items_for(struct wreq *const *rs, size_t n, unsigned peer, enum pa
 		int behind = r->status[peer] == SHELTER_E_STALE || r->status[peer] == SHELTER_E_NOENT;
 
 		r->pair[peer] = pass == PASS_STALE && !r->ok[peer] && behind && r->prev.count > 0;
-		r->in[peer] = pass == PASS_FIRST || r->pair[peer] ||
+		r->in_pass[peer] = pass == PASS_FIRST || r->pair[peer] ||
 			      (pass == PASS_FILL && !r->ok[peer] && r->status[peer] == SHELTER_E_NET &&
 			       receipts_of(r) < r->quorum);
-		if (!r->in[peer])
+		if (!r->in_pass[peer])
 			continue;
 		if (r->pair[peer])
 			fill_certify(&items[k++], r);
@@ -477,7 +505,7 @@ static void spread(struct wreq *const *rs, size_t n, unsigned peer, const int32_
 	for (size_t j = 0; j < n && item < count; j++) {
 		struct wreq *r = rs[j];
 
-		if (!r->in[peer])
+		if (!r->in_pass[peer])
 			continue;
 		if (r->pair[peer] && status[item++] == 0)
 			entry++; /* the certify's own entry */
@@ -654,8 +682,8 @@ static void keep_certs(struct fresh_coord *c, struct fresh_cert **made, size_t n
 	free(made);
 }
 
-/* Take writes off the queue for one round: one per handle (a second write of a handle
- * needs the first certified, so it waits for the next round). */
+/* Take writes off the queue for one round, oldest first: one per handle (a second
+ * write of a handle needs the first certified, so it waits for the next round). */
 static size_t take_round(struct fresh_coord *c, struct wreq **rs, size_t max)
 {
 	struct wreq **pp = &c->queue;
@@ -674,66 +702,12 @@ static size_t take_round(struct fresh_coord *c, struct wreq **rs, size_t max)
 		*pp = r->next;
 		rs[n++] = r;
 	}
+	c->queued -= n;
+	c->last_round = n;
+	c->qtail = pp;
+	while (*c->qtail != NULL)
+		c->qtail = &(*c->qtail)->next;
 	return n;
-}
-
-/* Group commit: the first writer to find no round running runs rounds for everyone
- * queued until the queue is empty (each round: the blocks in one transaction, then
- * one batch per endorser); the others wait for their result. */
-static int submit(struct fresh_coord *c, struct wreq *r, struct shelter_err *err)
-{
-	struct wreq **rs = malloc(2 * FRESH_ROUND_MAX * sizeof(*rs)), **ok = rs + FRESH_ROUND_MAX;
-
-	if (rs == NULL)
-		return shelter_err_set(err, SHELTER_E_NOMEM, "out of memory");
-	pthread_mutex_lock(&c->qmu);
-	r->next = c->queue;
-	c->queue = r;
-	while (!r->done) {
-		struct fresh_cert **made = NULL;
-		size_t n, k, nmade = 0;
-		int rc;
-
-		if (c->leading) {
-			pthread_cond_wait(&r->cv, &c->qmu);
-			continue;
-		}
-		c->leading = 1;
-		n = take_round(c, rs, FRESH_ROUND_MAX);
-		pthread_mutex_unlock(&c->qmu);
-		pthread_mutex_lock(&c->mu);
-		rc = refresh_view(c, err);
-		for (size_t j = 0; rc < 0 && j < n; j++) {
-			rs[j]->rc = rc;
-			shelter_err_set(&rs[j]->err, rc, "no current view: %s", err->msg);
-		}
-		k = rc == 0 ? put_blocks(c, rs, n, ok) : 0;
-		if (k > 0)
-			nmade = run_writes(c, ok, k, &made);
-		/* answer the writers first (their clients check the receipts), then keep
-		 * the certificates before the next round, which needs them */
-		pthread_mutex_lock(&c->qmu);
-		for (size_t j = 0; j < n; j++) {
-			rs[j]->done = 1;
-			pthread_cond_signal(&rs[j]->cv);
-		}
-		pthread_mutex_unlock(&c->qmu);
-		keep_certs(c, made, nmade);
-		pthread_mutex_unlock(&c->mu);
-		pthread_mutex_lock(&c->qmu);
-		c->leading = 0;
-		/* one waiting writer leads next: waking them all would only put them back
-		 * to sleep */
-		if (c->queue != NULL)
-			pthread_cond_signal(&c->queue->cv);
-	}
-	pthread_mutex_unlock(&c->qmu);
-	free(rs);
-	if (r->rc < 0) {
-		*err = r->err;
-		return r->rc;
-	}
-	return 0;
 }
 
 /* A write that can have no quorum because endorsers hold another state at its height
@@ -754,39 +728,214 @@ static int taken_elsewhere(const struct wreq *r, struct shelter_err *err)
 			       taken, r->n);
 }
 
-static int do_write(struct fresh_coord *c, uint8_t type, const struct fs_write *w,
-		    struct fs_receipts *out, struct shelter_err *err)
+static void conn_put(struct conn *cl)
+{
+	unsigned left;
+
+	pthread_mutex_lock(&cl->mu);
+	left = --cl->refs;
+	pthread_mutex_unlock(&cl->mu);
+	if (left > 0)
+		return;
+	close(cl->fd);
+	pthread_mutex_destroy(&cl->mu);
+	pthread_cond_destroy(&cl->cv);
+	free(cl);
+}
+
+/* Send a request's answer: out (rc 0) or rc's error. A failed send shuts the
+ * connection down (its thread then ends): the client sees no answer, never a wrong
+ * one. */
+static void conn_answer(struct conn *cl, uint8_t type, int rc, const uint8_t *out, size_t olen,
+			const struct shelter_err *why)
+{
+	uint8_t *eout = NULL;
+	size_t elen = 0;
+	int sent = -1;
+
+	if (rc < 0) {
+		fresh_log("coordinator", "error", "request=0x%02x code=%d reason=\"%s\"", type, rc,
+			  why->msg);
+		if (fw_error_encode(rc, why->msg, &eout, &elen) == 0) {
+			out = eout;
+			olen = elen;
+		} else {
+			out = NULL;
+		}
+	}
+	pthread_mutex_lock(&cl->mu);
+	if (out != NULL)
+		sent = fw_send(cl->fd, rc < 0 ? FW_ERROR : (uint8_t)(type | FW_ANSWER), out, olen,
+			       NULL);
+	if (sent < 0)
+		shutdown(cl->fd, SHUT_RDWR);
+	pthread_mutex_unlock(&cl->mu);
+	free(eout);
+}
+
+/* Answer a write the round is done with, and let it go. */
+static void finish_write(struct fresh_coord *c, struct wreq *r)
+{
+	struct fs_receipts rs = { 0 };
+	uint8_t *out = NULL;
+	size_t olen = 0;
+	int rc = r->rc;
+	struct shelter_err err = r->err;
+
+	if (rc == 0)
+		rc = taken_elsewhere(r, &err);
+	if (rc == 0 && (rs.r = calloc(FR_VIEW_MAX, sizeof(*rs.r))) == NULL)
+		rc = shelter_err_set(&err, SHELTER_E_NOMEM, "out of memory");
+	for (unsigned i = 0; rc == 0 && i < FR_VIEW_MAX; i++)
+		if (r->ok[i])
+			rs.r[rs.count++] = r->got[i];
+	if (rc == 0)
+		rc = fs_receipts_encode(&rs, &out, &olen, &err);
+	conn_answer(r->conn, r->type, rc, out, olen, &err);
+	free(out);
+	fs_receipts_free(&rs);
+	fs_receipts_free(&r->prev);
+	pthread_mutex_lock(&r->conn->mu);
+	r->conn->writes--;
+	pthread_cond_signal(&r->conn->cv);
+	pthread_mutex_unlock(&r->conn->mu);
+	conn_put(r->conn);
+	free(r->block);
+	free(r->in);
+	free(r);
+	pthread_mutex_lock(&c->qmu);
+	if (--c->inflight == 0)
+		pthread_cond_broadcast(&c->settled_cv);
+	pthread_mutex_unlock(&c->qmu);
+}
+
+/* One round for the writes queued (§5: the blocks in one transaction, then one batch
+ * per endorser), each answered on its connection as soon as its round is done. Caller
+ * holds qmu and leads; returns with qmu held. */
+static void one_round(struct fresh_coord *c)
+{
+	struct wreq **rs = c->rs, **ok = c->rs + FRESH_ROUND_MAX;
+	struct fresh_cert **made = NULL;
+	struct shelter_err err;
+	size_t n = take_round(c, rs, FRESH_ROUND_MAX), k, nmade = 0;
+	int rc;
+
+	pthread_mutex_unlock(&c->qmu);
+	pthread_mutex_lock(&c->mu);
+	rc = refresh_view(c, &err);
+	for (size_t j = 0; rc < 0 && j < n; j++) {
+		rs[j]->rc = rc;
+		shelter_err_set(&rs[j]->err, rc, "no current view: %s", err.msg);
+	}
+	k = rc == 0 ? put_blocks(c, rs, n, ok) : 0;
+	if (k > 0)
+		nmade = run_writes(c, ok, k, &made);
+	/* keep the certificates before the next round, which needs them; then answer
+	 * (their clients check the receipts themselves) */
+	keep_certs(c, made, nmade);
+	pthread_mutex_unlock(&c->mu);
+	for (size_t j = 0; j < n; j++)
+		finish_write(c, rs[j]);
+	pthread_mutex_lock(&c->qmu);
+}
+
+/* Wait (qmu held) up to GATHER_US for the queue to hold 3/4 of the last round. */
+static void gather(struct fresh_coord *c)
+{
+	size_t want = c->last_round * 3 / 4;
+	struct timespec until;
+
+	if (c->queued >= want)
+		return;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += GATHER_US * 1000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	c->gather = want;
+	while (c->queued < want && !c->round_stop &&
+	       pthread_cond_timedwait(&c->round_cv, &c->qmu, &until) == 0)
+		;
+	c->gather = 0;
+}
+
+/* The round thread: takes over leading from a client's thread while writes keep
+ * coming, so that thread goes back to its client. */
+static void *round_thread(void *arg)
+{
+	struct fresh_coord *c = arg;
+
+	pthread_mutex_lock(&c->qmu);
+	for (;;) {
+		while (!c->handoff && !c->round_stop)
+			pthread_cond_wait(&c->round_cv, &c->qmu);
+		if (!c->handoff)
+			break;
+		c->handoff = 0;
+		while (c->queue != NULL) {
+			gather(c);
+			one_round(c);
+		}
+		c->leading = 0;
+	}
+	pthread_mutex_unlock(&c->qmu);
+	return NULL;
+}
+
+/* Queue a write for the next round (§5, group commit). The client's thread that finds
+ * no round running runs one itself (no thread switch for a lone writer) and, if more
+ * writes queued meanwhile, hands the lead to the round thread. Takes *in (the write
+ * points into it) on success; the answer comes from the round. */
+static int queue_write(struct fresh_coord *c, struct conn *cl, uint8_t type, uint8_t **in,
+		       size_t len, struct shelter_err *err)
 {
 	struct wreq *r = calloc(1, sizeof(*r));
 	uint8_t digest[FR_HASH];
 	int rc = r != NULL ? 0 : shelter_err_set(err, SHELTER_E_NOMEM, "out of memory");
 
-	if (rc == 0 && (shelter_sha256(w->blob, w->blob_len, digest, NULL) < 0 ||
-			memcmp(digest, w->digest, FR_HASH) != 0))
+	if (rc == 0)
+		rc = fs_write_decode(type, *in, len, &r->wv, err);
+	if (rc == 0 && (shelter_sha256(r->wv.blob, r->wv.blob_len, digest, NULL) < 0 ||
+			memcmp(digest, r->wv.digest, FR_HASH) != 0))
 		rc = shelter_err_set(err, SHELTER_E_INVAL, "the digest is not SHA-256 of the "
 				     "state (§6.1)");
 	if (rc == 0)
-		rc = fs_block_encode(w, &r->block, &r->block_len, err);
-	if (rc == 0) {
-		r->type = type;
-		r->w = w;
-		pthread_cond_init(&r->cv, NULL);
-		rc = submit(c, r, err);
-		pthread_cond_destroy(&r->cv);
+		rc = fs_block_encode(&r->wv, &r->block, &r->block_len, err);
+	if (rc < 0) {
+		if (r != NULL)
+			free(r->block);
+		free(r);
+		return rc;
 	}
-	if (rc == 0)
-		rc = taken_elsewhere(r, err);
-	if (rc == 0 && (out->r = calloc(FR_VIEW_MAX, sizeof(*out->r))) == NULL)
-		rc = shelter_err_set(err, SHELTER_E_NOMEM, "out of memory");
-	for (unsigned i = 0; rc == 0 && i < FR_VIEW_MAX; i++)
-		if (r->ok[i])
-			out->r[out->count++] = r->got[i];
-	if (r != NULL) {
-		fs_receipts_free(&r->prev);
-		free(r->block);
+	r->type = type;
+	r->w = &r->wv;
+	r->in = *in;
+	*in = NULL;
+	r->conn = cl;
+	pthread_mutex_lock(&cl->mu);
+	cl->refs++;
+	cl->writes++;
+	pthread_mutex_unlock(&cl->mu);
+	pthread_mutex_lock(&c->qmu);
+	c->inflight++;
+	c->queued++;
+	*c->qtail = r;
+	c->qtail = &r->next;
+	if (c->gather > 0 && c->queued >= c->gather)
+		pthread_cond_signal(&c->round_cv);
+	if (!c->leading) {
+		c->leading = 1;
+		one_round(c);
+		if (c->queue != NULL) {
+			c->handoff = 1;
+			pthread_cond_signal(&c->round_cv);
+		} else {
+			c->leading = 0;
+		}
 	}
-	free(r);
-	return rc;
+	pthread_mutex_unlock(&c->qmu);
+	return 0;
 }
 
 /* ---- reads (§6.2) ---- */
@@ -899,19 +1048,13 @@ static int do_ledger(struct fresh_coord *c, const uint8_t *in, size_t len, uint8
 
 /* ---- serving clients (§8.2) ---- */
 
+/* Every request but the writes, answered by the client's thread (§8.2). */
 static int handle_request(struct fresh_coord *c, uint8_t type, const uint8_t *in, size_t len,
 			  uint8_t **out, size_t *olen, struct shelter_err *err)
 {
 	struct fs_receipts rs = { 0 };
-	struct fs_write w;
 	int rc;
 
-	if (type == FS_CREATE || type == FS_APPEND) { /* rounds shared with other writers */
-		rc = fs_write_decode(type, in, len, &w, err);
-		if (rc == 0)
-			rc = do_write(c, type, &w, &rs, err);
-		goto out;
-	}
 	pthread_mutex_lock(&c->mu);
 	rc = refresh_view(c, err);
 	if (rc < 0) {
@@ -934,26 +1077,22 @@ static int handle_request(struct fresh_coord *c, uint8_t type, const uint8_t *in
 		rc = shelter_err_set(err, SHELTER_E_MALFORMED, "unknown request type 0x%02x", type);
 	}
 	pthread_mutex_unlock(&c->mu);
-out:
-	if (rc == 0 && (type == FS_CREATE || type == FS_APPEND || type == FS_READ))
+	if (rc == 0 && type == FS_READ)
 		rc = fs_receipts_encode(&rs, out, olen, err);
 	fs_receipts_free(&rs);
 	return rc;
 }
-
-struct client {
-	struct fresh_coord *c;
-	int fd;
-};
 
 static pthread_mutex_t clients_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t clients_gone = PTHREAD_COND_INITIALIZER;
 static int client_fds[256];
 static unsigned nclients;
 
+/* Writes go to the round that answers them; the thread reads on meanwhile (a client
+ * may send several), up to CONN_WRITES_MAX unanswered. */
 static void *client_thread(void *arg)
 {
-	struct client *cl = arg;
+	struct conn *cl = arg;
 	uint8_t type, *in = NULL, *out = NULL;
 	size_t len, olen;
 
@@ -964,22 +1103,20 @@ static void *client_thread(void *arg)
 		shelter_err_clear(&err);
 		out = NULL;
 		olen = 0;
-		rc = handle_request(cl->c, type, in, len, &out, &olen, &err);
-		if (rc < 0) {
-			free(out);
-			fresh_log("coordinator", "error", "request=0x%02x code=%d reason=\"%s\"", type,
-				  rc, err.msg);
-			if (fw_error_encode(rc, err.msg, &out, &olen) < 0)
-				out = NULL;
+		if (type == FS_CREATE || type == FS_APPEND) {
+			pthread_mutex_lock(&cl->mu);
+			while (cl->writes >= CONN_WRITES_MAX)
+				pthread_cond_wait(&cl->cv, &cl->mu);
+			pthread_mutex_unlock(&cl->mu);
+			rc = queue_write(cl->c, cl, type, &in, len, &err);
+		} else {
+			rc = handle_request(cl->c, type, in, len, &out, &olen, &err);
 		}
-		rc = out != NULL ? fw_send(cl->fd, rc < 0 ? FW_ERROR : (uint8_t)(type | FW_ANSWER),
-					   out, olen, NULL)
-				 : -1;
+		if (in != NULL || rc < 0) /* not queued: answered here */
+			conn_answer(cl, type, rc, out, olen, &err);
 		free(in);
 		free(out);
 		in = out = NULL;
-		if (rc < 0)
-			break;
 	}
 	free(in);
 	pthread_mutex_lock(&clients_mu);
@@ -988,35 +1125,54 @@ static void *client_thread(void *arg)
 			client_fds[i] = client_fds[--nclients];
 	pthread_cond_broadcast(&clients_gone);
 	pthread_mutex_unlock(&clients_mu);
-	close(cl->fd);
-	free(cl);
+	conn_put(cl); /* its writes still queued keep the connection to answer on */
 	return NULL;
 }
 
 static void start_client(struct fresh_coord *c, int fd)
 {
-	struct client *cl = malloc(sizeof(*cl));
+	struct conn *cl = calloc(1, sizeof(*cl));
+	struct timeval tv = { .tv_sec = ANSWER_MS / 1000, .tv_usec = ANSWER_MS % 1000 * 1000 };
 	pthread_attr_t attr;
 	pthread_t t;
-	int ok = 0;
+	int ok = 0, taken = 0;
 
 	pthread_mutex_lock(&clients_mu);
 	if (cl != NULL && nclients < sizeof(client_fds) / sizeof(client_fds[0])) {
 		cl->c = c;
 		cl->fd = fd;
+		cl->refs = 1;
+		pthread_mutex_init(&cl->mu, NULL);
+		pthread_cond_init(&cl->cv, NULL);
+		/* a client that stops reading its answers must not hold up the rounds */
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		pthread_attr_init(&attr);
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 		ok = pthread_create(&t, &attr, client_thread, cl) == 0;
 		pthread_attr_destroy(&attr);
 		if (ok)
 			client_fds[nclients++] = fd;
+		taken = 1;
 	}
 	pthread_mutex_unlock(&clients_mu);
-	if (!ok) {
-		fresh_log("coordinator", "refused", "reason=\"too many clients\"");
+	if (taken && !ok)
+		conn_put(cl); /* closes fd */
+	if (!taken) {
 		free(cl);
 		close(fd);
 	}
+	if (!ok)
+		fresh_log("coordinator", "refused", "reason=\"too many clients\"");
+}
+
+static int start_round_thread(struct fresh_coord *c, struct shelter_err *err)
+{
+	if (c->round_started)
+		return 0;
+	if (pthread_create(&c->round_thread, NULL, round_thread, c) != 0)
+		return shelter_err_set(err, SHELTER_E_NOMEM, "cannot start the round thread");
+	c->round_started = 1;
+	return 0;
 }
 
 int fresh_coord_serve(struct fresh_coord *c, const char *listen_spec,
@@ -1030,6 +1186,11 @@ int fresh_coord_serve(struct fresh_coord *c, const char *listen_spec,
 		rc = tls_listen(host, port, 128, &lfd, &bound, err);
 	if (rc < 0)
 		return shelter_err_wrap(err, rc, "--listen");
+	rc = start_round_thread(c, err);
+	if (rc < 0) {
+		close(lfd);
+		return rc;
+	}
 	c->stop = stop;
 	fresh_log("coordinator", "listening", "addr=%s:%u", host, (unsigned)bound);
 	while (!*stop) {
@@ -1044,13 +1205,18 @@ int fresh_coord_serve(struct fresh_coord *c, const char *listen_spec,
 			start_client(c, fd);
 	}
 	close(lfd);
-	/* wake the client threads and wait for them: nothing half-answered is left */
+	/* wake the client threads and wait for them and for the writes they queued:
+	 * nothing half-answered is left */
 	pthread_mutex_lock(&clients_mu);
 	for (unsigned i = 0; i < nclients; i++)
 		shutdown(client_fds[i], SHUT_RDWR);
 	while (nclients > 0)
 		pthread_cond_wait(&clients_gone, &clients_mu);
 	pthread_mutex_unlock(&clients_mu);
+	pthread_mutex_lock(&c->qmu);
+	while (c->inflight > 0)
+		pthread_cond_wait(&c->settled_cv, &c->qmu);
+	pthread_mutex_unlock(&c->qmu);
 	fresh_log("coordinator", "stopped", "rounds=%" PRIu64 " write-rounds=%" PRIu64 " appends=%"
 		  PRIu64 " reads=%" PRIu64, c->rounds, c->batches, c->appends, c->reads);
 	return 0;
@@ -1070,6 +1236,14 @@ int fresh_coord_new(struct fresh_store *store, struct fresh_coord **out, struct 
 	c->store = store;
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_mutex_init(&c->qmu, NULL);
+	pthread_cond_init(&c->round_cv, NULL);
+	pthread_cond_init(&c->settled_cv, NULL);
+	c->qtail = &c->queue;
+	c->rs = malloc(2 * FRESH_ROUND_MAX * sizeof(*c->rs));
+	if (c->rs == NULL) {
+		fresh_coord_free(c);
+		return shelter_err_set(err, SHELTER_E_NOMEM, "out of memory");
+	}
 	for (unsigned i = 0; i < FR_VIEW_MAX; i++)
 		c->peers[i].fd = -1;
 	if (fresh_certs_new(store, &c->certs, err) < 0) {
@@ -1084,6 +1258,13 @@ void fresh_coord_free(struct fresh_coord *c)
 {
 	if (c == NULL)
 		return;
+	if (c->round_started) {
+		pthread_mutex_lock(&c->qmu);
+		c->round_stop = 1;
+		pthread_cond_signal(&c->round_cv);
+		pthread_mutex_unlock(&c->qmu);
+		pthread_join(c->round_thread, NULL);
+	}
 	fresh_certs_free(c->certs); /* stores what is queued: before the store closes */
 	for (unsigned i = 0; i < FR_VIEW_MAX; i++)
 		peer_close(&c->peers[i]);
@@ -1091,6 +1272,9 @@ void fresh_coord_free(struct fresh_coord *c)
 	free(c->view_body);
 	pthread_mutex_destroy(&c->mu);
 	pthread_mutex_destroy(&c->qmu);
+	pthread_cond_destroy(&c->round_cv);
+	pthread_cond_destroy(&c->settled_cv);
+	free(c->rs);
 	free(c);
 }
 

@@ -63,12 +63,14 @@ int fw_send(int fd, uint8_t type, const uint8_t *body, size_t len, struct shelte
 	return write_all(fd, iov, len > 0 ? 2 : 1, err);
 }
 
-/* Read exactly size bytes; *got says how many arrived before an end of stream. */
-static int read_full(int fd, uint8_t *buf, size_t size, size_t *got, struct shelter_err *err)
+/* Read at least min and at most max bytes (one read() when they are there); *got says
+ * how many arrived, fewer than min only at an end of stream. */
+static int read_full(int fd, uint8_t *buf, size_t min, size_t max, size_t *got,
+		     struct shelter_err *err)
 {
 	*got = 0;
-	while (*got < size) {
-		ssize_t r = read(fd, buf + *got, size - *got);
+	while (*got < min) {
+		ssize_t r = read(fd, buf + *got, max - *got);
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -104,7 +106,7 @@ static int recv_body(int fd, size_t len, uint8_t **out, struct shelter_err *err)
 			buf = nb;
 			cap = ncap;
 		}
-		rc = read_full(fd, buf + have, cap - have, &got, err);
+		rc = read_full(fd, buf + have, cap - have, cap - have, &got, err);
 		have += got;
 		if (rc == 0 && have < cap)
 			rc = shelter_err_set(err, SHELTER_E_IO, "frame cut short after %zu of %zu "
@@ -128,7 +130,8 @@ int fw_recv(int fd, uint8_t *type, uint8_t **body, size_t *len, struct shelter_e
 	*type = 0;
 	*body = NULL;
 	*len = 0;
-	rc = read_full(fd, hdr, 4, &got, err);
+	/* the length and, in the same read when it is there, the type (§8) */
+	rc = read_full(fd, hdr, 4, sizeof(hdr), &got, err);
 	if (rc == 0 && got == 0)
 		return shelter_err_set(err, SHELTER_E_NOENT, "end of stream");
 	if (rc == 0 && got < 4)
@@ -139,9 +142,11 @@ int fw_recv(int fd, uint8_t *type, uint8_t **body, size_t *len, struct shelter_e
 	if (n == 0 || n > FW_FRAME_MAX)
 		return shelter_err_set(err, SHELTER_E_MALFORMED, "frame length %u (want 1 to %u)",
 				       n, FW_FRAME_MAX);
-	rc = read_full(fd, hdr + 4, 1, &got, err);
-	if (rc == 0 && got == 0)
-		rc = shelter_err_set(err, SHELTER_E_IO, "frame cut short before its type");
+	if (got < sizeof(hdr)) {
+		rc = read_full(fd, hdr + 4, 1, 1, &got, err);
+		if (rc == 0 && got == 0)
+			rc = shelter_err_set(err, SHELTER_E_IO, "frame cut short before its type");
+	}
 	if (rc == 0 && n > 1)
 		rc = recv_body(fd, n - 1, body, err);
 	if (rc < 0)
