@@ -9,7 +9,7 @@ pkgs=(make gcc clang libclang-rt-14-dev libssl-dev openssl valgrind procps
 	libyaml-dev libcbor-dev libsqlite3-dev libjansson-dev curl sqlite3 jq python3
 	redis-server redis-tools nginx-light memcached libmemcached-tools strace
 	etcd-server etcd-client spin auditd libauparse-dev rsyslog rsyslog-openssl
-	chromium chromium-driver nodejs sudo tlog)
+	chromium chromium-driver nodejs sudo tlog iproute2)
 if [ "${1:-}" = "--bench" ]; then
 	pkgs+=(gocryptfs fuse3 expect fio wrk swtpm libtss2-dev)
 fi

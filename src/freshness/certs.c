@@ -41,6 +41,14 @@ static void cert_key(char out[100], const uint8_t handle[FR_HASH])
 	snprintf(out, 100, "cert/%s", hex);
 }
 
+void fresh_below_key(char out[FRESH_BLOCK_KEY], const uint8_t handle[FR_HASH])
+{
+	char hex[2 * FR_HASH + 1];
+
+	shelter_hex(handle, FR_HASH, hex);
+	snprintf(out, FRESH_BLOCK_KEY, "below/%s", hex);
+}
+
 #define CERTMEM_PROBE 8
 
 /* The slot of handle among CERTMEM_PROBE neighbours, or NULL. Caller holds cmu. */
@@ -59,7 +67,7 @@ static struct certmem *certmem_find(struct fresh_certs *c, const uint8_t handle[
 
 /* A copy of the remembered certificate of handle into out; 0 when there is one. */
 static int certmem_get(struct fresh_certs *c, const uint8_t handle[FR_HASH],
-		       struct fs_receipts *out)
+		       struct fs_receipts *out, int *saved)
 {
 	struct certmem *m;
 	int rc = SHELTER_E_NOENT;
@@ -69,6 +77,7 @@ static int certmem_get(struct fresh_certs *c, const uint8_t handle[FR_HASH],
 	if (m != NULL && (out->r = malloc(m->n * sizeof(*m->r))) != NULL) {
 		memcpy(out->r, m->r, m->n * sizeof(*m->r));
 		out->count = m->n;
+		*saved = m->saved;
 		rc = 0;
 	}
 	pthread_mutex_unlock(&c->cmu);
@@ -108,17 +117,15 @@ static void certmem_put(struct fresh_certs *c, const struct fr_receipt *r, size_
 	free(copy);
 }
 
-static int load_cert(struct fresh_certs *c, const uint8_t handle[FR_HASH], struct fs_receipts *out,
-		     uint64_t *version)
+static int load_key(struct fresh_certs *c, const char *key, struct fs_receipts *out,
+		    uint64_t *version)
 {
 	uint8_t *val = NULL;
 	size_t len = 0;
-	char key[100];
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	*version = 0;
-	cert_key(key, handle);
 	rc = fresh_store_get(c->store, key, &val, &len, version, NULL);
 	if (rc == 0)
 		rc = fs_receipts_decode(val, len, out, NULL);
@@ -126,6 +133,15 @@ static int load_cert(struct fresh_certs *c, const uint8_t handle[FR_HASH], struc
 	if (rc < 0)
 		fs_receipts_free(out);
 	return rc;
+}
+
+static int load_cert(struct fresh_certs *c, const uint8_t handle[FR_HASH], struct fs_receipts *out,
+		     uint64_t *version)
+{
+	char key[100];
+
+	cert_key(key, handle);
+	return load_key(c, key, out, version);
 }
 
 /* Whether the stored certificate old is to be kept rather than replaced by r: it is
@@ -349,23 +365,46 @@ static int pending_get(struct fresh_certs *c, const uint8_t handle[FR_HASH],
 	return rc;
 }
 
-int fresh_certs_find(struct fresh_certs *c, const uint8_t handle[FR_HASH], uint64_t height,
-		     const uint8_t view[FR_HASH], struct fs_receipts *out)
+/* Keep *out only when it is of (height, view): else empty it. */
+static void only_of(struct fs_receipts *out, uint64_t height, const uint8_t *view)
 {
+	if (out->count > 0 && (out->r[0].entry.height != height ||
+			       (view != NULL && memcmp(out->r[0].view, view, FR_HASH) != 0)))
+		fs_receipts_free(out);
+}
+
+int fresh_certs_find(struct fresh_certs *c, const uint8_t handle[FR_HASH], uint64_t height,
+		     const uint8_t view[FR_HASH], struct fs_receipts *out, int *stored)
+{
+	char key[FRESH_BLOCK_KEY];
 	uint64_t version;
+	int saved = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (certmem_get(c, handle, out) == 0 &&
-	    (out->r[0].entry.height != height || memcmp(out->r[0].view, view, FR_HASH) != 0))
-		fs_receipts_free(out);
-	if (out->count == 0 && pending_get(c, handle, out) == 0 &&
-	    (out->r[0].entry.height != height || memcmp(out->r[0].view, view, FR_HASH) != 0))
-		fs_receipts_free(out);
-	if (out->count == 0 &&
-	    (load_cert(c, handle, out, &version) < 0 || out->count == 0 ||
-	     out->r[0].entry.height != height))
-		fs_receipts_free(out);
+	*stored = 0;
+	if (certmem_get(c, handle, out, &saved) == 0)
+		only_of(out, height, view);
+	if (out->count > 0) {
+		*stored = saved;
+		return 0;
+	}
+	if (pending_get(c, handle, out) == 0)
+		only_of(out, height, view);
+	if (out->count > 0)
+		return 0;
+	*stored = 1;
+	if (load_cert(c, handle, out, &version) == 0)
+		only_of(out, height, NULL);
+	fresh_below_key(key, handle);
+	if (out->count == 0 && load_key(c, key, out, &version) == 0)
+		only_of(out, height, NULL);
 	return out->count > 0 ? 0 : SHELTER_E_NOENT;
+}
+
+int fresh_certs_load_key(struct fresh_certs *c, const char *key, struct fs_receipts *out,
+			 uint64_t *version)
+{
+	return load_key(c, key, out, version);
 }
 
 int fresh_certs_load(struct fresh_certs *c, const uint8_t handle[FR_HASH],

@@ -22,6 +22,9 @@ struct fresh_certs;
 /* The store key of a block: "block/<handle hex>/<height>" (§5). */
 #define FRESH_BLOCK_KEY 120
 void fresh_block_key(char out[FRESH_BLOCK_KEY], const uint8_t handle[FR_HASH], uint64_t height);
+/* "below/<handle hex>": the certificate the handle's latest round was built on, stored
+ * with that round's blocks when not in the store yet (§5). */
+void fresh_below_key(char out[FRESH_BLOCK_KEY], const uint8_t handle[FR_HASH]);
 
 /* A certificate: n receipts (of one handle, height and tail). */
 struct fresh_cert {
@@ -43,13 +46,17 @@ void fresh_certs_save_now(struct fresh_certs *cs, struct fresh_cert *const *ps, 
 
 /* The certificate of (handle, height) to send with the append above it: the newest
  * kept in memory or queued, when of view, else the store's at that height (a
- * reconfiguration stored the new view's INIT certificates there). 0 with *out filled;
- * SHELTER_E_NOENT when none is known. */
+ * reconfiguration stored the new view's INIT certificates there), else the one stored
+ * below a round (fresh_below_key). 0 with *out filled, and *stored 0 when the store
+ * may not have it yet; SHELTER_E_NOENT when none is known. */
 int fresh_certs_find(struct fresh_certs *cs, const uint8_t handle[FR_HASH], uint64_t height,
-		     const uint8_t view[FR_HASH], struct fs_receipts *out);
+		     const uint8_t view[FR_HASH], struct fs_receipts *out, int *stored);
 /* The store's certificate of handle, whatever its height (reads, §6.2); *version its
  * store version. */
 int fresh_certs_load(struct fresh_certs *cs, const uint8_t handle[FR_HASH],
 		     struct fs_receipts *out, uint64_t *version);
 
+/* The certificate stored under key (fresh_below_key), whatever its height. */
+int fresh_certs_load_key(struct fresh_certs *cs, const char *key, struct fs_receipts *out,
+			 uint64_t *version);
 #endif

@@ -424,7 +424,8 @@ struct wreq {
 	size_t block_len;
 	int rc; /* < 0: the write failed, err says why */
 	struct shelter_err err;
-	struct fs_receipts prev; /* the certificate of the height below, when stored */
+	struct fs_receipts prev; /* the certificate of the height below, when known */
+	int prev_stored;	 /* ... and already in the store */
 	struct fr_receipt got[FR_VIEW_MAX];
 	int ok[FR_VIEW_MAX];
 	int status[FR_VIEW_MAX];
@@ -577,24 +578,40 @@ static size_t quorum(const struct fresh_coord *c, const struct wreq *r, struct f
 /* §6.1 step 1 for every write of a round: each block put on absence, all in one
  * durable transaction (one flush for the round). The same block again is a client's
  * retry and fine; another one at that height fails that write (r->rc, r->err).
- * The writes whose block is stored go to ok[]; returns how many. */
+ * With them, each certificate the round builds on that the store may not have yet
+ * (below/<handle>, whatever was there): once an endorser extends it, a crash of this
+ * coordinator must not take the only copy, or the endorsers it did not reach could
+ * never catch up (§5 "What must be durable"). The writes whose block is stored go to
+ * ok[]; returns how many. */
 static size_t put_blocks(struct fresh_coord *c, struct wreq *const *rs, size_t n,
 			 struct wreq **ok)
 {
-	struct fresh_store_op *ops = calloc(n, sizeof(*ops));
-	char (*keys)[FRESH_BLOCK_KEY] = calloc(n, sizeof(*keys));
+	struct fresh_store_op *ops = calloc(2 * n, sizeof(*ops));
+	char (*keys)[FRESH_BLOCK_KEY] = calloc(2 * n, sizeof(*keys));
+	uint8_t **below = calloc(n, sizeof(*below));
 	struct shelter_err err;
-	size_t k = 0;
-	int rc = ops != NULL && keys != NULL ? 0 : shelter_err_set(&err, SHELTER_E_NOMEM,
-								   "out of memory");
+	size_t k = 0, nops = n;
+	int rc = ops != NULL && keys != NULL && below != NULL
+			 ? 0
+			 : shelter_err_set(&err, SHELTER_E_NOMEM, "out of memory");
 
 	for (size_t j = 0; rc == 0 && j < n; j++) {
-		fresh_block_key(keys[j], rs[j]->w->handle, rs[j]->w->height);
-		ops[j] = (struct fresh_store_op){ .key = keys[j], .val = rs[j]->block,
-						  .len = rs[j]->block_len };
+		struct wreq *r = rs[j];
+		size_t len = 0;
+
+		fresh_block_key(keys[j], r->w->handle, r->w->height);
+		ops[j] = (struct fresh_store_op){ .key = keys[j], .val = r->block,
+						  .len = r->block_len };
+		if (r->prev.count == 0 || r->prev_stored ||
+		    fs_receipts_encode(&r->prev, &below[j], &len, NULL) < 0)
+			continue;
+		fresh_below_key(keys[nops], r->w->handle);
+		ops[nops] = (struct fresh_store_op){ .key = keys[nops], .val = below[j], .len = len,
+						     .any = 1 };
+		nops++;
 	}
 	if (rc == 0)
-		rc = fresh_store_put_many(c->store, ops, n, 1, &err);
+		rc = fresh_store_put_many(c->store, ops, nops, 1, &err);
 	for (size_t j = 0; j < n; j++) {
 		struct wreq *r = rs[j];
 		uint8_t *old = NULL;
@@ -614,9 +631,12 @@ static size_t put_blocks(struct fresh_coord *c, struct wreq *const *rs, size_t n
 		else if (r->rc < 0)
 			shelter_err_set(&r->err, r->rc, "store: block '%s'", keys[j]);
 		free(old);
+		if (below != NULL)
+			free(below[j]);
 		if (r->rc == 0)
 			ok[k++] = r;
 	}
+	free(below);
 	free(ops);
 	free(keys);
 	return k;
@@ -628,13 +648,13 @@ static void find_prev(struct fresh_coord *c, struct wreq *r)
 {
 	if (r->type == FS_APPEND)
 		(void)fresh_certs_find(c->certs, r->w->handle, r->w->height - 1, c->view.digest,
-				       &r->prev);
+				       &r->prev, &r->prev_stored);
 }
 
 /* Rounds for the writes rs (distinct handles, blocks stored); each write's receipts
  * end in r->got. The tails f + 1 endorsers agree on are copied out, unverified, as
  * candidate certificates: *made (malloc'd, count returned) for keep_certs. Caller
- * holds c->mu and has refreshed the view. */
+ * holds c->mu, has refreshed the view and found each write's prev. */
 static size_t run_writes(struct fresh_coord *c, struct wreq *const *rs, size_t n,
 			 struct fresh_cert ***made)
 {
@@ -647,7 +667,6 @@ static size_t run_writes(struct fresh_coord *c, struct wreq *const *rs, size_t n
 		}
 		rs[j]->n = c->view.n;
 		rs[j]->quorum = fr_view_f(&c->view) + 1;
-		find_prev(c, rs[j]);
 	}
 	batch_round(c, rs, n, PASS_FIRST);
 	batch_round(c, rs, n, PASS_FILL);
@@ -823,7 +842,11 @@ static void one_round(struct fresh_coord *c)
 	pthread_mutex_unlock(&c->qmu);
 	pthread_mutex_lock(&c->mu);
 	rc = refresh_view(c, &err);
-	for (size_t j = 0; rc < 0 && j < n; j++) {
+	for (size_t j = 0; j < n; j++) {
+		if (rc == 0) {
+			find_prev(c, rs[j]);
+			continue;
+		}
 		rs[j]->rc = rc;
 		shelter_err_set(&rs[j]->err, rc, "no current view: %s", err.msg);
 	}
@@ -1534,19 +1557,47 @@ static int by_entry(const void *a, const void *b)
 	return d != 0 ? d : memcmp(x->tail, y->tail, FR_HASH);
 }
 
-/* §7.2 needs a certificate where the locked states disagree: the stored ones. */
+/* The stored certificates of one handle (cert/ and below/, §5) into req. */
+static void add_certs(struct fresh_coord *c, const uint8_t handle[FR_HASH],
+		      struct fw_init_req *req, size_t cap)
+{
+	struct fs_receipts cert;
+	uint64_t version;
+	char key[FRESH_BLOCK_KEY];
+
+	if (req->ncerts < cap && fresh_certs_load(c->certs, handle, &cert, &version) == 0 &&
+	    cert.count > 0) {
+		req->certs[req->ncerts] = cert.r;
+		req->cert_lens[req->ncerts++] = cert.count;
+		free(cert.cert);
+	}
+	fresh_below_key(key, handle);
+	if (req->ncerts < cap && fresh_certs_load_key(c->certs, key, &cert, &version) == 0 &&
+	    cert.count > 0) {
+		req->certs[req->ncerts] = cert.r;
+		req->cert_lens[req->ncerts++] = cert.count;
+		free(cert.cert);
+	}
+}
+
+/* §7.2 needs a certificate where the locked states disagree, and one of an uncertified
+ * state the locks agree on is welcome: with it the new view holds that state
+ * certified, where otherwise its members, which were given it and never appended it,
+ * could answer the client finishing it (§6.3) only when told the tail below (§4.2).
+ * The stored ones: the newest certificate and the one below the last round (§5). */
 static int certs_for(struct fresh_coord *c, const struct fr_batch *locks, size_t nlocks,
 		     struct fw_init_req *req)
 {
-	size_t total = 0, k = 0;
+	size_t total = 0, k = 0, cap;
 	struct fr_entry *all;
 	int rc = 0;
 
 	for (size_t i = 0; i < nlocks; i++)
 		total += locks[i].count;
+	cap = 2 * total < FW_CERTS_MAX ? 2 * total : FW_CERTS_MAX;
 	all = malloc((total ? total : 1) * sizeof(*all));
-	req->certs = calloc(total ? total : 1, sizeof(*req->certs));
-	req->cert_lens = calloc(total ? total : 1, sizeof(*req->cert_lens));
+	req->certs = calloc(cap ? cap : 1, sizeof(*req->certs));
+	req->cert_lens = calloc(cap ? cap : 1, sizeof(*req->cert_lens));
 	if (all == NULL || req->certs == NULL || req->cert_lens == NULL)
 		rc = SHELTER_E_NOMEM;
 	for (size_t i = 0; i < nlocks && rc == 0; i++)
@@ -1554,22 +1605,16 @@ static int certs_for(struct fresh_coord *c, const struct fr_batch *locks, size_t
 			all[k++] = locks[i].entries[j];
 	if (rc == 0)
 		qsort(all, total, sizeof(*all), by_entry);
-	for (size_t i = 0; i + 1 < total && rc == 0; i++) {
-		struct fs_receipts cert;
-		uint64_t version;
+	for (size_t i = 0; i < total && rc == 0;) {
+		size_t j = i + 1;
+		int want = !(all[i].flags & FR_FLAG_CERTIFIED);
 
-		if (memcmp(all[i].handle, all[i + 1].handle, FR_HASH) != 0 ||
-		    (memcmp(all[i].tail, all[i + 1].tail, FR_HASH) == 0 &&
-		     all[i].height == all[i + 1].height))
-			continue;
-		if (req->ncerts > 0 &&
-		    memcmp(req->certs[req->ncerts - 1][0].entry.handle, all[i].handle, FR_HASH) == 0)
-			continue;
-		if (fresh_certs_load(c->certs, all[i].handle, &cert, &version) == 0 && cert.count > 0) {
-			req->certs[req->ncerts] = cert.r;
-			req->cert_lens[req->ncerts++] = cert.count;
-			free(cert.cert);
-		}
+		for (; j < total && memcmp(all[j].handle, all[i].handle, FR_HASH) == 0; j++)
+			want |= !(all[j].flags & FR_FLAG_CERTIFIED) || all[j].height != all[i].height ||
+				memcmp(all[j].tail, all[i].tail, FR_HASH) != 0;
+		if (want)
+			add_certs(c, all[i].handle, req, cap);
+		i = j;
 	}
 	free(all);
 	return rc;

@@ -237,6 +237,28 @@ static int do_create(struct endorser *e, const struct endorser_item *it, struct 
 	return 0;
 }
 
+/* Is it the append that made s's state (§4.2)? The tail below comes from this
+ * endorser's own append or, for a state it was given (init, certify: §7.1, §4.3),
+ * from the certificate the append carries: untrusted, but only the real tail below
+ * hashes to s's tail (§3.1), and then it is kept for the next retry. */
+static int same_append(struct slot *s, const struct endorser_item *it)
+{
+	const uint8_t *prev = s->has_prev ? s->prev : NULL;
+	uint8_t tail[FR_HASH];
+
+	if (prev == NULL && it->cert_count > 0 && it->cert[0].entry.height == it->height - 1 &&
+	    memcmp(it->cert[0].entry.handle, it->handle, FR_HASH) == 0)
+		prev = it->cert[0].entry.tail;
+	if (prev == NULL || fr_tail_next(prev, it->height, it->value, tail) < 0 ||
+	    memcmp(tail, s->e.tail, FR_HASH) != 0)
+		return 0;
+	if (!s->has_prev) {
+		memcpy(s->prev, prev, FR_HASH);
+		s->has_prev = 1;
+	}
+	return 1;
+}
+
 /* §4.3: extend only a certified state; a certificate given here also marks it. */
 static int do_append(struct endorser *e, const struct endorser_item *it, struct fr_entry *res)
 {
@@ -247,9 +269,7 @@ static int do_append(struct endorser *e, const struct endorser_item *it, struct 
 		return SHELTER_E_NOENT;
 	/* the same append again (a lost answer, a client finishing a step after a
 	 * crash, §6.3): the same receipt, nothing changes */
-	if (it->height != 0 && s->e.height == it->height && s->has_prev &&
-	    fr_tail_next(s->prev, it->height, it->value, tail) == 0 &&
-	    memcmp(tail, s->e.tail, FR_HASH) == 0) {
+	if (it->height != 0 && s->e.height == it->height && same_append(s, it)) {
 		*res = s->e;
 		return 0;
 	}

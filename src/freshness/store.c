@@ -196,7 +196,7 @@ static int swap_locked(struct fresh_store *s, struct fresh_store_op *op, struct 
 		rc = 0;
 	if (rc < 0)
 		return rc;
-	if (have != op->expect) {
+	if (!op->any && have != op->expect) {
 		op->rc = shelter_err_set(err, SHELTER_E_CONFLICT, "store: '%s' is at version %"
 					 PRIu64 ", not %" PRIu64, op->key, have, op->expect);
 		return 0;

@@ -47,6 +47,7 @@ struct fresh_store_op {
 	size_t len;
 	uint64_t expect;
 	int del;	  /* delete the key whatever its version (absent is fine) */
+	int any;	  /* put whatever the version (absent or not): no compare */
 	uint64_t version; /* out */
 	int rc;		  /* out */
 };

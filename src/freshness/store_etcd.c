@@ -800,9 +800,9 @@ static int txn_add(json_t *cmp, json_t *succ, const struct fresh_store_op *op,
 							    "key", k));
 	else if (rc == 0 && (rc = b64_encode(op->val, op->len, &v, err)) == 0) {
 		snprintf(ver, sizeof(ver), "%" PRIu64, op->expect);
-		bad = json_array_append_new(cmp, json_pack("{s:s,s:s,s:s,s:s}", "key", k, "target",
+		bad = (!op->any && json_array_append_new(cmp, json_pack("{s:s,s:s,s:s,s:s}", "key", k, "target",
 							   "VERSION", "result", "EQUAL", "version",
-							   ver)) < 0 ||
+							   ver)) < 0) ||
 		      json_array_append_new(succ, json_pack("{s:{s:s,s:s}}", "request_put", "key",
 							    k, "value", v)) < 0;
 		free(v);
@@ -838,7 +838,7 @@ static int txn_many(struct fresh_etcd *e, struct fresh_store_op *ops, size_t n, 
 	if (rc == 0 && json_is_true(json_object_get(resp, "succeeded"))) {
 		for (size_t i = 0; i < n; i++) {
 			ops[i].rc = 0;
-			ops[i].version = ops[i].del ? 0 : ops[i].expect + 1;
+			ops[i].version = ops[i].del || ops[i].any ? 0 : ops[i].expect + 1;
 		}
 		*settled = 1;
 	} else if (rc == 0 && ambiguous) { /* as txn_result: the first try may have landed */
@@ -870,10 +870,15 @@ int fresh_etcd_put_many(struct fresh_etcd *e, struct fresh_store_op *ops, size_t
 			r = txn_many(e, ops + i, k, &settled, rc < 0 ? NULL : err);
 		for (size_t j = i; r == 0 && !settled && j < i + k; j++) {
 			struct shelter_err *e1 = rc < 0 ? NULL : err;
+			int one = 0;
 
-			ops[j].rc = ops[j].del ? fresh_etcd_delete(e, ops[j].key, e1)
-					       : fresh_etcd_put(e, ops[j].key, ops[j].val, ops[j].len,
-								ops[j].expect, &ops[j].version, e1);
+			if (ops[j].any) /* no compare: a txn of its own cannot fail one */
+				ops[j].rc = txn_many(e, &ops[j], 1, &one, e1);
+			else
+				ops[j].rc = ops[j].del ? fresh_etcd_delete(e, ops[j].key, e1)
+						       : fresh_etcd_put(e, ops[j].key, ops[j].val,
+									ops[j].len, ops[j].expect,
+									&ops[j].version, e1);
 			if (ops[j].rc < 0 && ops[j].rc != SHELTER_E_CONFLICT && rc == 0)
 				rc = ops[j].rc;
 		}

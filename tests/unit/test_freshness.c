@@ -353,6 +353,15 @@ static void endorser_appends_only_on_certified_states(void)
 	CHECK_OK(read_on(&w, 2, &e));
 	CHECK(e.height == 1 && (e.flags & FR_FLAG_CERTIFIED));
 	CHECK_MEM(e.tail, r1[0].entry.tail, FR_HASH);
+	/* the same append again on a state it was given (certify, init): it knows no tail
+	 * below, so only the append's certificate of the height below, hashing with the
+	 * digest to its tail, makes it the same append (§4.2); then it keeps that tail */
+	CHECK_RC(append_on(&w, 2, 1, 0x01, NULL, 0, &r), SHELTER_E_CONFLICT);
+	CHECK_RC(append_on(&w, 2, 1, 0x05, w.created, 2, &r), SHELTER_E_CONFLICT);
+	CHECK_OK(append_on(&w, 2, 1, 0x01, w.created, 2, &r));
+	CHECK(r.entry.height == 1);
+	CHECK_MEM(r.entry.tail, r1[0].entry.tail, FR_HASH);
+	CHECK_OK(append_on(&w, 2, 1, 0x01, NULL, 0, &r));
 	/* ... and appends without a certificate: it holds one */
 	CHECK_OK(append_on(&w, 2, 2, 0x02, NULL, 0, &r));
 	CHECK_OK(read_on(&w, 0, &e));
