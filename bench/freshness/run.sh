@@ -2,7 +2,8 @@
 # Freshness service benchmark (bench/README.md): acknowledged appends and checked
 # reads through a coordinator and three endorsers on loopback, on each store (SQLite
 # and a three-member etcd cluster), against that store's own compare-and-swap puts
-# and a TPM 2.0 NV counter increment (swtpm through libtss2) in the same run.
+# and a TPM 2.0 NV counter increment (swtpm through libtss2) in the same run, and
+# the floor under all of it: bare loopback request/answer exchanges (rpcfloor.c).
 #
 #   bench/freshness/run.sh      (against build/release: make BUILD=release)
 #
@@ -32,8 +33,11 @@ cc -O2 -g -std=c17 -D_GNU_SOURCE -Wall -Wextra -Isrc/lib -Isrc -Iinclude \
 	-lssl -lcrypto -lcbor -ljansson -lsqlite3 -lpthread -o "$out/freshbench"
 cc -O2 -g -std=c17 -D_GNU_SOURCE -Wall -Wextra bench/freshness/tpmcount.c \
 	-ltss2-esys -ltss2-tctildr -ltss2-rc -o "$out/tpmcount"
+cc -O2 -g -std=c17 -D_GNU_SOURCE -Wall -Wextra bench/freshness/rpcfloor.c -lpthread \
+	-o "$out/rpcfloor"
 fb=$(realpath "$out/freshbench")
 tpmcount=$(realpath "$out/tpmcount")
+rpcfloor=$(realpath "$out/rpcfloor")
 sy=$(realpath -m "$variant/tests/shield_syncer")
 shield=$(realpath -m "$variant/lib/libshelter-shield.so")
 
@@ -163,13 +167,21 @@ read -r m c ops r p50 p99 mx <<<"$line"
 printf '%-7s %-8s %8s %9s %10s %8s %8s %8s\n' swtpm "$m" "$c" "$ops" "$r" "$p50" "$p99" "$mx"
 tpm_rate=$r
 tpm_p50=$p50
+# the floor: a bare request/answer of an append's sizes, to a server doing nothing
+for n in ${clients//,/ }; do
+	line=$("$rpcfloor" --clients "$n" --seconds "$seconds")
+	read -r m c ops r p50 p99 mx <<<"$line"
+	rate[rpc.$n]=$r
+	printf '%-7s %-8s %8s %9s %10s %8s %8s %8s\n' loop "$m" "$c" "$ops" "$r" "$p50" "$p99" "$mx"
+done
 echo
 ratio() { python3 -c 'import sys; print(f"{float(sys.argv[1]) / float(sys.argv[2]):.2f}x")' "$1" "$2"; }
 for n in ${clients//,/ }; do
 	for st in sqlite etcd; do
 		printf '%-6s clients %3s: append / store put = %s' "$st" "$n" \
 			"$(ratio "${rate[$st.append.$n]}" "${rate[$st.store.$n]}")"
-		printf ', append / TPM NV increment = %s\n' "$(ratio "${rate[$st.append.$n]}" "$tpm_rate")"
+		printf ', append / TPM NV increment = %s' "$(ratio "${rate[$st.append.$n]}" "$tpm_rate")"
+		printf ', append / RPC floor = %s\n' "$(ratio "${rate[$st.append.$n]}" "${rate[rpc.$n]}")"
 	done
 done
 [ -n "${p50s[sqlite.append.1]:-}" ] &&

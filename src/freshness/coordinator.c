@@ -85,6 +85,9 @@ struct fresh_coord {
 	pthread_cond_t settled_cv; /* with qmu: inflight dropped */
 	pthread_t round_thread;
 	struct wreq **rs;	   /* the round thread's and leaders' scratch (under leading) */
+	/* the batch signatures of the round just over, for the other members (§8 sigs) */
+	struct fr_sighead heads[FR_VIEW_MAX];
+	int have_head[FR_VIEW_MAX];
 	struct fresh_certs *certs; /* kept certificates (certs.c) */
 };
 
@@ -401,8 +404,6 @@ out:
 
 /* ---- writes (§6.1) ---- */
 
-/* One client's write inside a shared round (§3.2: one signature per endorser for
- * every write of the round). */
 /* A client connection: read by its own thread; written by it and by the round that
  * answers its writes (under mu). Freed, and its fd closed, when refs drops to 0. */
 struct conn {
@@ -414,6 +415,8 @@ struct conn {
 	unsigned writes;   /* queued or in a round */
 };
 
+/* One client's write inside a shared round (§3.2: one signature per endorser for
+ * every write of the round). */
 struct wreq {
 	uint8_t type;
 	struct conn *conn; /* to answer on; holds a reference */
@@ -550,8 +553,11 @@ static void batch_round(struct fresh_coord *c, struct wreq *const *rs, size_t n,
 		    fw_batch_answer_decode(ans[i], alen[i], &status, &count, &b, NULL) == 0 &&
 		    count == nitems[i] &&
 		    (receipts = calloc(b.count ? b.count : 1, sizeof(*receipts))) != NULL &&
-		    (b.count == 0 || fr_batch_receipts(&b, receipts, NULL) == 0))
+		    (b.count == 0 || fr_batch_receipts(&b, receipts, NULL) == 0)) {
 			spread(rs, n, i, status, count, receipts);
+			if (b.count > 0)
+				c->have_head[i] = fr_batch_head(&b, &c->heads[i]) == 0;
+		}
 		free(receipts);
 		free(status);
 		fr_batch_free(&b);
@@ -668,6 +674,7 @@ static size_t run_writes(struct fresh_coord *c, struct wreq *const *rs, size_t n
 		rs[j]->n = c->view.n;
 		rs[j]->quorum = fr_view_f(&c->view) + 1;
 	}
+	memset(c->have_head, 0, sizeof(c->have_head));
 	batch_round(c, rs, n, PASS_FIRST);
 	batch_round(c, rs, n, PASS_FILL);
 	batch_round(c, rs, n, PASS_STALE);
@@ -828,6 +835,29 @@ static void finish_write(struct fresh_coord *c, struct wreq *r)
 	pthread_mutex_unlock(&c->qmu);
 }
 
+/* §8 sigs: each member that answered the round just over gets the others' batch
+ * signatures, to check while the writers check their receipts; the next round's
+ * certificates then find them checked (§5 "Group commit"). No answer comes back.
+ * Caller holds c->mu. */
+static void share_heads(struct fresh_coord *c)
+{
+	for (unsigned i = 0; i < c->view.n; i++) {
+		struct fr_sighead others[FR_VIEW_MAX];
+		uint8_t *body = NULL;
+		size_t k = 0, len = 0;
+
+		if (!c->have_head[i] || c->peers[i].fd < 0)
+			continue;
+		for (unsigned j = 0; j < c->view.n; j++)
+			if (j != i && c->have_head[j])
+				others[k++] = c->heads[j];
+		if (k > 0 && fw_sigs_encode(others, k, &body, &len, NULL) == 0)
+			(void)send_one(c, i, FW_SIGS, body, len);
+		free(body);
+	}
+	memset(c->have_head, 0, sizeof(c->have_head));
+}
+
 /* One round for the writes queued (§5: the blocks in one transaction, then one batch
  * per endorser), each answered on its connection as soon as its round is done. Caller
  * holds qmu and leads; returns with qmu held. */
@@ -859,6 +889,9 @@ static void one_round(struct fresh_coord *c)
 	pthread_mutex_unlock(&c->mu);
 	for (size_t j = 0; j < n; j++)
 		finish_write(c, rs[j]);
+	pthread_mutex_lock(&c->mu);
+	share_heads(c);
+	pthread_mutex_unlock(&c->mu);
 	pthread_mutex_lock(&c->qmu);
 }
 

@@ -351,6 +351,21 @@ int endorser_batch(struct endorser *e, const struct endorser_item *items, size_t
 
 /* ---- read and lock ---- */
 
+size_t endorser_learn(struct endorser *e, const struct fr_sighead *heads, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; e->phase == ENDORSER_ACTIVE && i < n; i++) {
+		const struct fr_sighead *h = &heads[i];
+
+		if (h->kind != FR_KIND_APPEND || memcmp(h->view, e->view.digest, FR_HASH) != 0 ||
+		    memcmp(h->pub, e->pub, FR_PUB) == 0 || fr_view_member(&e->view, h->pub) < 0)
+			continue;
+		k += fr_sigcache_learn(e->sigs, h, NULL) == 0;
+	}
+	return k;
+}
+
 int endorser_read(struct endorser *e, const uint8_t nonce[FR_HASH],
 		  const uint8_t (*handles)[FR_HASH], size_t n, struct fr_batch *out,
 		  struct shelter_err *err)

@@ -64,5 +64,10 @@ int endorser_read(struct endorser *e, const uint8_t nonce[FR_HASH],
 		  struct shelter_err *err);
 int endorser_lock(struct endorser *e, const uint8_t next[FR_HASH], struct fr_batch *out,
 		  struct shelter_err *err);
+/* §8 sigs: the APPEND batch signatures of other members of the current view, each
+ * checked here and remembered, so that the receipts of those batches in the next
+ * round's certificates need no check then. Heads of another view or kind, of a
+ * non-member, or that do not verify are ignored; returns how many were learnt. */
+size_t endorser_learn(struct endorser *e, const struct fr_sighead *heads, size_t n);
 
 #endif

@@ -273,6 +273,28 @@ static void conn_error(struct conn *c, const char *what, const struct shelter_er
 		endorser_log("conn", "peer=%s what=\"%s\" reason=\"%s\"", c->peer, what, err->msg);
 }
 
+/* §8 sigs: learnt, never answered (the coordinator reads no answer to it, so not
+ * even an error frame: a malformed one closes the connection). 0 or -1. */
+static int serve_sigs(struct conn *c, const uint8_t *body, size_t len)
+{
+	struct daemon *d = c->d;
+	struct fr_sighead *heads = NULL;
+	struct shelter_err err;
+	size_t n = 0;
+	int rc = fw_sigs_decode(body, len, &heads, &n, &err);
+
+	pthread_mutex_lock(&d->mu);
+	if (rc == 0)
+		(void)endorser_learn(d->e, heads, n);
+	d->requests++;
+	d->malformed += rc < 0;
+	pthread_mutex_unlock(&d->mu);
+	free(heads);
+	if (rc < 0)
+		conn_error(c, "malformed sigs; closed", &err);
+	return rc < 0 ? -1 : 0;
+}
+
 /* One frame in, one frame out; 0 to go on, -1 to close, -2 to close after a
  * malformed frame (§8). */
 static int serve_one(struct conn *c)
@@ -292,6 +314,11 @@ static int serve_one(struct conn *c)
 	if (rc < 0 && rc != SHELTER_E_MALFORMED) {
 		conn_error(c, "receive", &err);
 		return -1;
+	}
+	if (rc == 0 && type == FW_SIGS) {
+		rc = serve_sigs(c, body, len);
+		free(body);
+		return rc;
 	}
 	pthread_mutex_lock(&d->mu);
 	if (rc == 0)

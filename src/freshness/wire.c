@@ -369,6 +369,69 @@ int fw_read_encode(const uint8_t nonce[FR_HASH], const uint8_t (*handles)[FR_HAS
 	return finish(&w, buf, total, out, len, err);
 }
 
+static void put_head(struct shelter_wbuf *w, const struct fr_sighead *h)
+{
+	shelter_wbuf_put_be(w, h->kind, 1);
+	shelter_wbuf_put_bytes(w, h->view, FR_HASH);
+	shelter_wbuf_put_bytes(w, h->nonce, FR_HASH);
+	shelter_wbuf_u32(w, h->count);
+	shelter_wbuf_put_bytes(w, h->root, FR_HASH);
+	shelter_wbuf_put_bytes(w, h->pub, FR_PUB);
+	shelter_wbuf_put_bytes(w, h->sig, FR_SIG);
+}
+
+int fw_sigs_encode(const struct fr_sighead *heads, size_t count, uint8_t **out, size_t *len,
+		   struct shelter_err *err)
+{
+	struct shelter_wbuf w;
+	size_t total = 4 + count * FR_SIGHEAD_SIZE;
+	uint8_t *buf;
+	int rc;
+
+	*out = NULL;
+	if (count == 0 || count > FR_VIEW_MAX)
+		return shelter_err_set(err, SHELTER_E_INVAL, "sigs: %zu heads", count);
+	rc = start(total, &buf, &w, err);
+	if (rc < 0)
+		return rc;
+	shelter_wbuf_u32(&w, count);
+	for (size_t i = 0; i < count; i++)
+		put_head(&w, &heads[i]);
+	return finish(&w, buf, total, out, len, err);
+}
+
+int fw_sigs_decode(const uint8_t *in, size_t len, struct fr_sighead **heads, size_t *count,
+		   struct shelter_err *err)
+{
+	struct shelter_rbuf b;
+	size_t n;
+
+	*heads = NULL;
+	*count = 0;
+	shelter_rbuf_init(&b, in, len);
+	n = shelter_rbuf_u32(&b);
+	if (b.bad || n == 0 || n > FR_VIEW_MAX || b.left != n * FR_SIGHEAD_SIZE)
+		return shelter_err_set(err, SHELTER_E_MALFORMED, "sigs: %zu heads in %zu bytes (want "
+				       "1 to %d of %d bytes)", n, b.left, FR_VIEW_MAX,
+				       FR_SIGHEAD_SIZE);
+	*heads = calloc(n, sizeof(**heads));
+	if (*heads == NULL)
+		return shelter_err_set(err, SHELTER_E_NOMEM, "sigs: out of memory");
+	for (size_t i = 0; i < n; i++) {
+		struct fr_sighead *h = &(*heads)[i];
+
+		h->kind = shelter_rbuf_u8(&b);
+		shelter_rbuf_get_bytes(&b, h->view, FR_HASH);
+		shelter_rbuf_get_bytes(&b, h->nonce, FR_HASH);
+		h->count = (uint32_t)shelter_rbuf_u32(&b);
+		shelter_rbuf_get_bytes(&b, h->root, FR_HASH);
+		shelter_rbuf_get_bytes(&b, h->pub, FR_PUB);
+		shelter_rbuf_get_bytes(&b, h->sig, FR_SIG);
+	}
+	*count = n;
+	return 0;
+}
+
 void fw_read_free(struct fw_read_req *r)
 {
 	if (r == NULL)

@@ -25,6 +25,7 @@ enum fw_type {
 	FW_BATCH = 0x03,
 	FW_READ = 0x04,
 	FW_LOCK = 0x05,
+	FW_SIGS = 0x06, /* no answer */
 };
 
 /* ---- requests ---- */
@@ -68,6 +69,14 @@ int fw_read_decode(const uint8_t *in, size_t len, struct fw_read_req *r, struct 
 void fw_read_free(struct fw_read_req *r);
 
 /* lock: the body is the successor view's digest, exactly FR_HASH bytes. */
+
+/* sigs: u32 count || count × head (§8; count 1..FR_VIEW_MAX): other members' batch
+ * signatures of the round just over, for the endorser to check and remember before
+ * the next round carries their receipts. Never answered. *heads malloc'd. */
+int fw_sigs_encode(const struct fr_sighead *heads, size_t count, uint8_t **out, size_t *len,
+		   struct shelter_err *err);
+int fw_sigs_decode(const uint8_t *in, size_t len, struct fr_sighead **heads, size_t *count,
+		   struct shelter_err *err);
 
 /* ---- answers ---- */
 

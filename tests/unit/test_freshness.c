@@ -7,6 +7,7 @@
 #include "../test.h"
 #include "freshness/endorser.h"
 #include "freshness/format.h"
+#include "freshness/wire.h"
 
 static const uint8_t QUOTE[] = "sim quote placeholder: endorsers never check quotes";
 
@@ -396,6 +397,50 @@ static void endorser_appends_only_on_certified_states(void)
 	world_end(&w);
 }
 
+/* §8 sigs: an endorser learns the APPEND batch signatures of the other members of its
+ * view, checked; its own, a non-member's, another kind's or view's, a forged one and
+ * a malformed frame body are not learnt. */
+static void endorser_learns_checked_signatures(void)
+{
+	struct world w;
+	struct fr_batch b;
+	struct fr_sighead h[6], *back = NULL;
+	uint8_t d[FR_HASH], other[FR_HASH], *body = NULL;
+	size_t len = 0, n = 0;
+
+	CHECK_OK(world_start(&w));
+	digest_of(d, 0x41);
+	digest_of(other, 0x42);
+	CHECK_OK(one(w.m[1].e, ENDORSER_CREATE, other, 0, d, NULL, 0, &b));
+	CHECK_OK(fr_batch_head(&b, &h[0]));
+	fr_batch_free(&b);
+	h[1] = h[0];
+	h[1].sig[5] ^= 0x20; /* forged */
+	h[2] = h[0];
+	h[2].kind = FR_KIND_READ; /* the signature no longer covers it, nor is it an APPEND */
+	h[3] = h[0];
+	h[3].view[0] ^= 1;
+	h[4] = h[0];
+	memcpy(h[4].pub, w.m[3].pub, FR_PUB); /* not a member */
+	h[5] = h[0];
+	CHECK(endorser_learn(w.m[0].e, h, 4) == 1);
+	CHECK(endorser_learn(w.m[0].e, h + 4, 1) == 0);
+	CHECK(endorser_learn(w.m[1].e, h, 1) == 0); /* its own */
+	CHECK(endorser_learn(w.m[2].e, h + 5, 1) == 1);
+	/* the frame: round trip, and refusals of a bad count or length */
+	CHECK_OK(fw_sigs_encode(h, 2, &body, &len, NULL));
+	CHECK(len == 4 + 2 * FR_SIGHEAD_SIZE);
+	CHECK_OK(fw_sigs_decode(body, len, &back, &n, NULL));
+	CHECK(n == 2 && memcmp(&back[1], &h[1], sizeof(h[1])) == 0);
+	free(back);
+	CHECK_RC(fw_sigs_decode(body, len - 1, &back, &n, NULL), SHELTER_E_MALFORMED);
+	body[3] = 0; /* count 0 */
+	CHECK_RC(fw_sigs_decode(body, len, &back, &n, NULL), SHELTER_E_MALFORMED);
+	free(body);
+	CHECK_RC(fw_sigs_encode(h, 0, &body, &len, NULL), SHELTER_E_INVAL);
+	world_end(&w);
+}
+
 /* §7: lock two of three, derive, init a new view with a replacement. */
 static int lock_on(struct world *w, int i, struct fr_batch *b)
 {
@@ -584,6 +629,7 @@ int main(void)
 	RUN(views_encode_and_refuse_bad_shapes);
 	RUN(receipts_round_trip_and_refuse_tampering);
 	RUN(endorser_appends_only_on_certified_states);
+	RUN(endorser_learns_checked_signatures);
 	RUN(reconfiguration_keeps_the_certified_state);
 	RUN(decide_follows_the_rule);
 	return test_total_failed ? 1 : 0;

@@ -517,6 +517,19 @@ int fresh_client_read(struct fresh_client *c, const uint8_t handle[FR_HASH],
 	memset(out, 0, sizeof(*out));
 	if (rc == 0 && !absent)
 		rc = fetch_block(c, &top, &raw, &w, err);
+	/* §6.2: another writer of the handle may have moved on since the answers, and the
+	 * store pruned the block below its newer certificate (§5). Read again: only a
+	 * block missing at a height the endorsers still vouch for is MISSING. */
+	for (int again = 0; rc == SHELTER_E_MISSING && again < 3; again++) {
+		struct fr_entry now;
+		uint64_t was = top.height;
+
+		if (read_latest(c, handle, &now, NULL) < 0 || now.height == FR_ABSENT ||
+		    now.height <= was)
+			break;
+		top = now;
+		rc = fetch_block(c, &top, &raw, &w, err);
+	}
 	/* §6.3 step 3: a step that began and was not certified is finished */
 	if (rc == 0 && !absent && !(top.flags & FR_FLAG_CERTIFIED))
 		rc = certified_write(c, top.height == 0 ? FS_CREATE : FS_APPEND, &w, top.tail, err);

@@ -313,6 +313,34 @@ static int receipt_cached(const struct fr_receipt *r, const struct fr_sigcache *
 	       memcmp(cache->seen[slot], key, FR_HASH) == 0;
 }
 
+int fr_batch_head(const struct fr_batch *b, struct fr_sighead *h)
+{
+	int rc = batch_root(b, h->root);
+
+	h->kind = b->kind;
+	memcpy(h->view, b->view, FR_HASH);
+	memcpy(h->nonce, b->nonce, FR_HASH);
+	h->count = b->count;
+	memcpy(h->pub, b->pub, FR_PUB);
+	memcpy(h->sig, b->sig, FR_SIG);
+	return rc;
+}
+
+int fr_sigcache_learn(struct fr_sigcache *cache, const struct fr_sighead *h,
+		      struct shelter_err *err)
+{
+	uint8_t msg[FR_MSG_SIZE], key[FR_HASH];
+	size_t slot = 0;
+
+	fr_receipt_msg(h->kind, h->view, h->nonce, h->count, h->root, msg);
+	if (shelter_ed25519_verify(h->pub, msg, sizeof(msg), h->sig, NULL) < 0)
+		return shelter_err_set(err, SHELTER_E_INTEGRITY, "batch head: bad signature");
+	if (sig_key(h->pub, msg, h->sig, key, &slot) < 0)
+		return shelter_err_set(err, SHELTER_E_INTERNAL, "batch head: hashing failed");
+	memcpy(cache->seen[slot], key, FR_HASH);
+	return 0;
+}
+
 int fr_sigcache_add_batch(struct fr_sigcache *cache, const struct fr_batch *b)
 {
 	uint8_t root[FR_HASH], msg[FR_MSG_SIZE], key[FR_HASH];

@@ -107,6 +107,26 @@ struct fr_batch;
  * signed itself or has verified (fr_batch_verify). 0, or < 0 when b is malformed. */
 int fr_sigcache_add_batch(struct fr_sigcache *cache, const struct fr_batch *b);
 
+/* The signed part of a batch without its entries (§8 `sigs`): what its signature
+ * covers, so that it can be checked, and remembered, before the receipts of that
+ * batch arrive in a certificate. */
+struct fr_sighead {
+	uint8_t kind;
+	uint8_t view[FR_HASH];
+	uint8_t nonce[FR_HASH];
+	uint32_t count;
+	uint8_t root[FR_HASH];
+	uint8_t pub[FR_PUB];
+	uint8_t sig[FR_SIG];
+};
+#define FR_SIGHEAD_SIZE (1 + FR_HASH + FR_HASH + 4 + FR_HASH + FR_PUB + FR_SIG)
+/* b's head: its root computed from its entries. 0, or < 0 when b is malformed. */
+int fr_batch_head(const struct fr_batch *b, struct fr_sighead *h);
+/* Verify h's signature and, when it holds, enter it in cache: 0, or
+ * SHELTER_E_INTEGRITY for a signature that does not verify. */
+int fr_sigcache_learn(struct fr_sigcache *cache, const struct fr_sighead *h,
+		      struct shelter_err *err);
+
 /* An endorser's signed answer (§8 `batch`): every entry, and the signature over
  * their root. entries is malloc'd and owned by the batch (fr_batch_free). LOCK and
  * INIT batches list the whole state in ascending handle order. */
