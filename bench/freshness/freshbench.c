@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "freshness/client.h"
+#include "latency.h"
 #include "freshness/store.h"
 #include "shelter/crypto.h"
 #include "shelter/tee.h"
@@ -55,14 +56,6 @@ struct worker {
 	char why[1200];
 };
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void record(struct worker *w, double t0, double t1)
 {
 	if (t1 < w->cfg->start || t1 > w->cfg->stop)
@@ -89,23 +82,21 @@ static void run_store(struct worker *w, uint8_t *state)
 	struct shelter_err err;
 
 	snprintf(key, sizeof(key), "bench/%u/%ld", w->id, (long)time(NULL));
-	while (!w->failed && now() < w->cfg->stop) {
-		double t0 = now();
+	while (!w->failed && bench_now() < w->cfg->stop) {
+		double t0 = bench_now();
 
 		state[0]++;
 		if (fresh_store_put(w->cfg->store, key, state, w->cfg->state_bytes, version, &version,
 				    &err) < 0)
 			fail(w, "put", &err);
-		record(w, t0, now());
+		record(w, t0, bench_now());
 	}
 }
-
-static int cmp_double(const void *a, const void *b);
 
 /* One window of the soak: its line, and its median for the summary. */
 static double soak_window(double *lat, size_t n, uint64_t height, double secs)
 {
-	qsort(lat, n, sizeof(*lat), cmp_double);
+	qsort(lat, n, sizeof(*lat), bench_cmp_double);
 	printf("soak %llu %.1f %.3f %.3f %.3f\n", (unsigned long long)height, (double)n / secs,
 	       lat[n / 2], lat[(size_t)((double)n * 0.99)], lat[n - 1]);
 	fflush(stdout);
@@ -116,14 +107,14 @@ static void run_soak(struct worker *w, struct fresh_client *c, const uint8_t han
 		     uint8_t tail[FR_HASH], uint8_t *state)
 {
 	uint64_t win = w->cfg->count / 20 ? w->cfg->count / 20 : 1;
-	double *lat = malloc(win * sizeof(*lat)), t_win = now(), first = 0, last = 0;
+	double *lat = malloc(win * sizeof(*lat)), t_win = bench_now(), first = 0, last = 0;
 	struct shelter_err err;
 	size_t n = 0;
 
 	if (lat == NULL)
 		abort();
 	for (uint64_t h = 1; h <= w->cfg->count && !w->failed; h++) {
-		double t0 = now();
+		double t0 = bench_now();
 
 		memcpy(state, &h, sizeof(h) < w->cfg->state_bytes ? sizeof(h) : 2);
 		if (fresh_client_append(c, handle, h, tail, state, w->cfg->state_bytes, tail,
@@ -131,9 +122,9 @@ static void run_soak(struct worker *w, struct fresh_client *c, const uint8_t han
 			fail(w, "append", &err);
 			break;
 		}
-		lat[n++] = (now() - t0) * 1000.0;
+		lat[n++] = (bench_now() - t0) * 1000.0;
 		if (n == win || h == w->cfg->count) {
-			double t = now();
+			double t = bench_now();
 
 			last = soak_window(lat, n, h, t - t_win);
 			if (first == 0)
@@ -168,9 +159,9 @@ static void run_client(struct worker *w, uint8_t *state)
 		fresh_client_close(c);
 		return;
 	}
-	while (!w->failed && now() < w->cfg->stop) {
+	while (!w->failed && bench_now() < w->cfg->stop) {
 		struct fresh_state st = { 0 };
-		double t0 = now();
+		double t0 = bench_now();
 		int rc;
 
 		state[0]++;
@@ -182,7 +173,7 @@ static void run_client(struct worker *w, uint8_t *state)
 			fail(w, reading ? "read" : "append", &err);
 		else
 			height += !reading;
-		record(w, t0, now());
+		record(w, t0, bench_now());
 	}
 	fresh_client_close(c);
 }
@@ -201,13 +192,6 @@ static void *worker_main(void *arg)
 		run_client(w, state);
 	free(state);
 	return NULL;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 static int parse(int argc, char **argv, struct cfg *cfg)
@@ -309,7 +293,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "freshbench: %s\n", err.msg);
 		return 1;
 	}
-	cfg.start = now() + 1.0; /* one second of warm-up */
+	cfg.start = bench_now() + 1.0; /* one second of warm-up */
 	cfg.stop = cfg.start + cfg.seconds;
 	for (unsigned i = 0; i < cfg.clients; i++) {
 		ws[i] = (struct worker){ .cfg = &cfg, .id = i };
@@ -333,10 +317,7 @@ int main(int argc, char **argv)
 		total += ws[i].n;
 		free(ws[i].lat);
 	}
-	qsort(all, total, sizeof(*all), cmp_double);
-	printf("%s %u %zu %.1f %.2f %.2f %.2f\n", cfg.mode, cfg.clients, total,
-	       (double)total / cfg.seconds, total ? all[total / 2] : 0.0,
-	       total ? all[(size_t)((double)total * 0.99)] : 0.0, total ? all[total - 1] : 0.0);
+	bench_print_line(cfg.mode, cfg.clients, all, total, cfg.seconds);
 	free(all);
 	fresh_store_close(cfg.store);
 	return 0;

@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "latency.h"
+
 #define MAX_CLIENTS 256
 #define MAX_MSG 65536
 
@@ -37,21 +39,6 @@ struct worker {
 	size_t n, cap;
 	int failed;
 };
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
 
 static int xfer(int fd, char *buf, size_t len, int out)
 {
@@ -120,14 +107,14 @@ static void *run_client(void *arg)
 		goto out;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	for (double t0 = now(); t0 < t_stop; t0 = now()) {
+	for (double t0 = bench_now(); t0 < t_stop; t0 = bench_now()) {
 		double t1;
 
 		if (xfer(fd, pattern, req_bytes, 1) < 0 || xfer(fd, buf, ans_bytes, 0) < 0) {
 			w->failed = 1;
 			break;
 		}
-		t1 = now();
+		t1 = bench_now();
 		if (t1 < t_start || t1 > t_stop)
 			continue;
 		if (w->n == w->cap) {
@@ -193,7 +180,7 @@ int main(int argc, char **argv)
 	if (server == 0)
 		serve(lfd);
 	close(lfd);
-	t_start = now() + 1.0;
+	t_start = bench_now() + 1.0;
 	t_stop = t_start + seconds;
 	for (unsigned i = 0; i < clients; i++) {
 		ws[i].port = ntohs(sa.sin_port);
@@ -219,9 +206,7 @@ int main(int argc, char **argv)
 		memcpy(all + at, ws[i].lat, ws[i].n * sizeof(*all));
 		at += ws[i].n;
 	}
-	qsort(all, total, sizeof(*all), cmp_double);
-	printf("rpc-floor %u %zu %.1f %.2f %.2f %.2f\n", clients, total, (double)total / seconds,
-	       all[total / 2], all[(size_t)((double)total * 0.99)], all[total - 1]);
+	bench_print_line("rpc-floor", clients, all, total, seconds);
 	rc = 0;
 out:
 	kill(server, SIGKILL);

@@ -21,20 +21,7 @@
 #include <tss2/tss2_rc.h>
 #include <tss2/tss2_tctildr.h>
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
+#include "latency.h"
 
 static int check(TSS2_RC rc, const char *what)
 {
@@ -136,16 +123,16 @@ int main(int argc, char **argv)
 	}
 	if (define_counter(ctx, index, &nv) < 0)
 		goto out;
-	start = now() + 1.0;
+	start = bench_now() + 1.0;
 	stop = start + seconds;
-	for (t0 = now(); t0 < stop; t0 = now()) {
+	for (t0 = bench_now(); t0 < stop; t0 = bench_now()) {
 		double t1;
 
 		if (check(Esys_NV_Increment(ctx, nv, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE,
 					    ESYS_TR_NONE),
 			  "NV_Increment") < 0)
 			goto out;
-		t1 = now();
+		t1 = bench_now();
 		total++;
 		if (total == 1 && read_counter(ctx, nv, &first) < 0)
 			goto out;
@@ -170,9 +157,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tpmcount: no increment finished in the timed window\n");
 		goto out;
 	}
-	qsort(lat, n, sizeof(*lat), cmp_double);
-	printf("tpm-nv 1 %zu %.1f %.2f %.2f %.2f\n", n, (double)n / seconds, lat[n / 2],
-	       lat[(size_t)((double)n * 0.99)], lat[n - 1]);
+	bench_print_line("tpm-nv", 1, lat, n, seconds);
 	rc = 0;
 out:
 	if (nv != ESYS_TR_NONE)

@@ -74,20 +74,12 @@ start_endorser() { # start_endorser NAME [in-namespace]
 }
 pubkey_of() { grep -m1 -oE 'pubkey=[0-9a-f]{64}' "e$1.log" | cut -d= -f2; }
 C_RUNS=0
-start_coord() { # start_coord [HOST:PORT]: a coordinator on store.db (C_PID, C_ADDR)
-	C_RUNS=$((C_RUNS + 1))
-	"$S" freshness serve --listen "${1:-127.0.0.1:0}" --store sqlite:store.db \
-		2>"coord$C_RUNS.log" &
-	C_PID=$!
-	pids+=($C_PID)
-	C_ADDR=$(addr_in "coord$C_RUNS.log" "$C_PID")
-}
 
 start_endorser p ${ns:+ns}
 start_endorser 2
 start_endorser 3
 members=(p 2 3)
-G=$("$S" freshness init --store sqlite:store.db --endorser "${E_ADDR[p]}" \
+G=$("$S" freshness init --store sqlite:fstore.db --endorser "${E_ADDR[p]}" \
 	--endorser "${E_ADDR[2]}" --endorser "${E_ADDR[3]}" 2>init.err)
 [[ $G =~ ^[0-9a-f]{64}$ ]] && pass genesis || { fail genesis "$(cat init.err)"; exit 1; }
 M=$(grep -m1 -oE 'measurement=[0-9a-f]{64}' e2.log | cut -d= -f2)
@@ -111,7 +103,7 @@ else
 		pass partition_sigstop || fail partition_sigstop
 fi
 sleep 1.5
-sqlite3 store.db ".backup old0.db" && pass store_copy_0 || fail store_copy_0
+sqlite3 fstore.db ".backup old0.db" && pass store_copy_0 || fail store_copy_0
 
 # --- a random member killed, a new one in its place, three times ---------------------------
 for r in 1 2 3; do
@@ -120,7 +112,7 @@ for r in 1 2 3; do
 	wait "${E_PID[$k]}" 2>/dev/null
 	sleep 1
 	start_endorser "n$r"
-	out=$("$S" freshness reconfigure --store sqlite:store.db --remove "$(pubkey_of "$k")" \
+	out=$("$S" freshness reconfigure --store sqlite:fstore.db --remove "$(pubkey_of "$k")" \
 		--add "${E_ADDR[n$r]}" 2>"reconfigure$r.err")
 	if [[ $out =~ ^view\ $r$ ]]; then
 		pass "reconfigure_$r"
@@ -130,7 +122,7 @@ for r in 1 2 3; do
 	for i in 0 1 2; do [ "${members[i]}" = "$k" ] && members[i]=n$r; done
 	sleep 1.5
 done
-sqlite3 store.db ".backup old1.db" && pass store_copy_1 || fail store_copy_1
+sqlite3 fstore.db ".backup old1.db" && pass store_copy_1 || fail store_copy_1
 
 # --- the coordinator killed and restarted, three times (each kill may catch a round half
 # sent: one member ahead on a certificate only this coordinator held, §5) ------------------
@@ -150,14 +142,14 @@ for old in old1 old0; do
 	kill -KILL "$C_PID"
 	wait "$C_PID" 2>/dev/null
 	mkdir -p cur
-	mv store.db* cur/
-	cp "$old.db" store.db
+	mv fstore.db* cur/
+	cp "$old.db" fstore.db
 	start_coord "$ADDR"
 	sleep 1.5
 	kill -KILL "$C_PID"
 	wait "$C_PID" 2>/dev/null
-	rm -f store.db*
-	mv cur/store.db* .
+	rm -f fstore.db*
+	mv cur/fstore.db* .
 	start_coord "$ADDR"
 	[ "$C_ADDR" = "$ADDR" ] && pass "store_put_back_after_$old" ||
 		fail "store_put_back_after_$old"
